@@ -1,0 +1,1 @@
+"""The data layer: Pony entities and the functions that read and write them."""

@@ -1,0 +1,128 @@
+"""Set-based queries for the janitor and the sweep: they touch many rows, so they use SQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pony.orm import db_session
+
+from models.records import utcnow
+from models.store import active
+
+
+def sql_time(moment: datetime) -> str:
+    """The text form Pony stores datetimes in on SQLite, so comparisons stay lexical-safe."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@dataclass(frozen=True)
+class Requeue:
+    operation_id: str
+    operation_type: str
+
+
+@db_session(immediate=True)
+def expire_workspaces(limit: int) -> list[Requeue]:
+    """Move up to `limit` expired workspaces to `deleting`, each with a pending delete operation.
+
+    The scan is served by the partial index `workspaces_expiry`, so its cost follows the number
+    of expired rows, not the size of the table.
+    """
+    db = active().db
+    now = utcnow()
+    rows = db.select(
+        """SELECT id, owner FROM workspaces
+        WHERE expires_at IS NOT NULL AND status <> 'deleting' AND status <> 'deleted'
+          AND expires_at <= $now
+        LIMIT $limit
+        """,
+        {},
+        {"now": now, "limit": limit},
+    )
+    if not rows:
+        return []
+    stamp = sql_time(now)
+    connection = db.get_connection()
+    connection.executemany(
+        "UPDATE workspaces SET status = 'deleting', updated_at = ? WHERE id = ?",
+        [(stamp, workspace_id) for workspace_id, _ in rows],
+    )
+    connection.executemany(
+        "UPDATE operations SET status = 'failed', completed_at = ?,"
+        " error = 'cancelled: the workspace expired'"
+        " WHERE workspace_id = ? AND status = 'pending'",
+        [(stamp, workspace_id) for workspace_id, _ in rows],
+    )
+    deletes = [(str(uuid.uuid4()), workspace_id, owner) for workspace_id, owner in rows]
+    connection.executemany(
+        "INSERT INTO operations (id, workspace_id, owner, operation_type, status, started_at,"
+        " attempts) VALUES (?, ?, ?, 'delete', 'pending', ?, 0)",
+        [(op_id, workspace_id, owner, stamp) for op_id, workspace_id, owner in deletes],
+    )
+    return [Requeue(op_id, "delete") for op_id, _, _ in deletes]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    requeue: list[Requeue]
+    exhausted: list[str]  # operation ids whose workers died too often: to be failed
+
+
+@db_session(immediate=True)
+def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts: int) -> Recovery:
+    """Find work that was lost: pending with no enqueue for a while, or running on a dead worker.
+
+    A live worker heartbeats its running operations; a pending operation was enqueued at
+    `enqueued_at` (or when it was recorded). Re-enqueueing is safe because tasks claim first.
+    """
+    db = active().db
+    now = utcnow()
+    dead = db.select(
+        """SELECT id, operation_type, attempts FROM operations
+        WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $dead_before)
+        """,
+        {},
+        {"dead_before": now - timedelta(seconds=heartbeat_timeout)},
+    )
+    lost = db.select(
+        """SELECT id, operation_type FROM operations
+        WHERE status = 'pending' AND COALESCE(enqueued_at, started_at) < $lost_before
+        """,
+        {},
+        {"lost_before": now - timedelta(seconds=requeue_after)},
+    )
+    retry = [(op_id, kind) for op_id, kind, attempts in dead if attempts < max_attempts]
+    exhausted = [op_id for op_id, _, attempts in dead if attempts >= max_attempts]
+    requeue = retry + [(op_id, kind) for op_id, kind in lost]
+    if requeue:
+        stamp = sql_time(now)
+        db.get_connection().executemany(
+            "UPDATE operations SET status = 'pending', heartbeat_at = NULL, enqueued_at = ?"
+            " WHERE id = ? AND status IN ('pending', 'running')",
+            [(stamp, op_id) for op_id, _ in requeue],
+        )
+    return Recovery([Requeue(op_id, kind) for op_id, kind in requeue], exhausted)
+
+
+@db_session
+def live_workspace_ids(provider: str) -> set[str]:
+    """Workspaces of a provider that should have resources (for drift repair)."""
+    rows = active().db.select(
+        "SELECT id FROM workspaces WHERE provider = $provider AND status <> 'deleted'",
+        {},
+        {"provider": provider},
+    )
+    return set(rows)
+
+
+@db_session
+def running_workspace_ids(provider: str) -> list[str]:
+    return list(
+        active().db.select(
+            "SELECT id FROM workspaces WHERE provider = $provider AND status = 'running'",
+            {},
+            {"provider": provider},
+        )
+    )

@@ -1,0 +1,211 @@
+"""Reading and changing workspaces on behalf of an API caller."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pony.orm import count, db_session, desc
+
+from models.errors import InvalidTransition, NameTaken, NotFound, QuotaExceeded
+from models.pagination import decode_cursor, page_of
+from models.records import OperationRecord, Page, WorkspaceRecord, utcnow
+from models.states import (
+    ACTIVE_STATUSES,
+    OperationStatus,
+    OperationType,
+    WorkspaceStatus,
+    can_apply,
+    transitional_status,
+)
+from models.store import active
+
+DELETED = WorkspaceStatus.DELETED.value
+
+
+@dataclass(frozen=True)
+class NewWorkspace:
+    owner: str
+    name: str
+    provider: str
+    repo_url: str | None = None
+    template: str | None = None
+    ttl_seconds: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    cpus: float | None = None
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-user limits; 0 means no limit."""
+
+    max_workspaces: int = 0
+    max_running: int = 0
+
+
+def _new_operation(ws: Any, action: OperationType, now: datetime, target_id: str | None) -> Any:
+    return active().entities.Operation(
+        id=str(uuid.uuid4()),
+        workspace_id=ws.id,
+        owner=ws.owner,
+        operation_type=action.value,
+        status=OperationStatus.PENDING.value,
+        started_at=now,
+        target_id=target_id,
+    )
+
+
+def _live_count(owner: str, statuses: frozenset[WorkspaceStatus] | None = None) -> int:
+    Workspace = active().entities.Workspace
+    if statuses is None:
+        return count(w for w in Workspace if w.owner == owner and w.status != DELETED)
+    wanted = [s.value for s in statuses]
+    return count(w for w in Workspace if w.owner == owner and w.status in wanted)
+
+
+@db_session(immediate=True)
+def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord, OperationRecord]:
+    """Record a workspace in `creating` and its pending create operation, in one transaction.
+
+    The session begins IMMEDIATE, so the uniqueness and quota checks cannot race another writer.
+    """
+    Workspace = active().entities.Workspace
+    owner, name = new.owner, new.name
+    if Workspace.exists(lambda w: w.owner == owner and w.name == name and w.status != DELETED):
+        raise NameTaken(name)
+    if limits.max_workspaces and _live_count(new.owner) >= limits.max_workspaces:
+        raise QuotaExceeded(f"workspace limit reached ({limits.max_workspaces} per user)")
+    if limits.max_running and _live_count(new.owner, ACTIVE_STATUSES) >= limits.max_running:
+        raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
+    now = utcnow()
+    ws = Workspace(
+        id=str(uuid.uuid4()),
+        owner=new.owner,
+        name=new.name,
+        repo_url=new.repo_url,
+        template=new.template,
+        provider=new.provider,
+        status=WorkspaceStatus.CREATING.value,
+        created_at=now,
+        updated_at=now,
+        ttl_seconds=new.ttl_seconds,
+        expires_at=now + timedelta(seconds=new.ttl_seconds) if new.ttl_seconds else None,
+        metadata_json=json.dumps(new.metadata, separators=(",", ":")),
+        cpus=new.cpus,
+        memory_mb=new.memory_mb,
+    )
+    op = _new_operation(ws, OperationType.CREATE, now, None)
+    return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
+
+
+def _visible(workspace_id: str, owner: str | None) -> Any:
+    """The workspace if this caller may see it (owner None: an admin), else NotFound."""
+    ws = active().entities.Workspace.get(id=workspace_id)
+    if ws is None or ws.status == DELETED or (owner is not None and ws.owner != owner):
+        raise NotFound(workspace_id)
+    return ws
+
+
+@db_session
+def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
+    return WorkspaceRecord.from_entity(_visible(workspace_id, owner))
+
+
+@db_session
+def select_workspaces(
+    owner: str | None, status: str | None, limit: int, cursor: str | None
+) -> Page:
+    Workspace = active().entities.Workspace
+    query = Workspace.select(lambda w: w.status != DELETED)
+    if owner is not None:
+        query = query.filter(lambda w: w.owner == owner)
+    if status is not None:
+        query = query.filter(lambda w: w.status == status)
+    if cursor is not None:
+        before, before_id = decode_cursor(cursor)
+        query = query.filter(
+            lambda w: w.created_at < before or (w.created_at == before and w.id < before_id)
+        )
+    rows = list(query.order_by(lambda w: (desc(w.created_at), desc(w.id)))[: limit + 1])
+    return page_of(rows, limit, WorkspaceRecord.from_entity, lambda row: row.created_at)
+
+
+@db_session(immediate=True)
+def request_action(
+    workspace_id: str,
+    owner: str | None,
+    action: OperationType,
+    limits: Limits,
+    target_id: str | None = None,
+) -> tuple[WorkspaceRecord, OperationRecord]:
+    """Move the workspace into the action's transitional status and record a pending operation.
+
+    Delete wins: it cancels every pending operation of the workspace; one already running
+    finishes first, because a worker claims only one operation per workspace at a time.
+    """
+    ws = _visible(workspace_id, owner)
+    if not can_apply(action, WorkspaceStatus(ws.status)):
+        raise InvalidTransition(action.value, ws.status)
+    now = utcnow()
+    starting = action is OperationType.START and limits.max_running
+    if starting and _live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running:
+        raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
+    if action is OperationType.DELETE:
+        _cancel_pending(ws.id, now)
+    new_status = transitional_status(action)
+    if new_status is not None:
+        ws.status = new_status.value
+        ws.updated_at = now
+    op = _new_operation(ws, action, now, target_id)
+    return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
+
+
+def _cancel_pending(workspace_id: str, now: datetime) -> None:
+    Operation = active().entities.Operation
+    pending = OperationStatus.PENDING.value
+    for op in Operation.select(lambda o: o.workspace_id == workspace_id and o.status == pending):
+        op.status = OperationStatus.FAILED.value
+        op.error = "cancelled: the workspace was deleted"
+        op.completed_at = now
+
+
+UNSET: Any = object()
+
+
+@db_session(immediate=True)
+def update_workspace(
+    workspace_id: str,
+    owner: str | None,
+    name: str = UNSET,
+    metadata: dict[str, Any] = UNSET,
+    ttl_seconds: int | None = UNSET,
+) -> WorkspaceRecord:
+    """Rename, replace metadata, or extend/clear the TTL (counted from now)."""
+    ws = _visible(workspace_id, owner)
+    if ws.status == WorkspaceStatus.DELETING.value:
+        raise InvalidTransition("update", ws.status)
+    now = utcnow()
+    if name is not UNSET and name != ws.name:
+        Workspace = active().entities.Workspace
+        ws_owner = ws.owner
+        if Workspace.exists(
+            lambda w: w.owner == ws_owner and w.name == name and w.status != DELETED
+        ):
+            raise NameTaken(name)
+        ws.name = name
+    if metadata is not UNSET:
+        ws.metadata_json = json.dumps(metadata, separators=(",", ":"))
+    if ttl_seconds is not UNSET:
+        ws.ttl_seconds = ttl_seconds
+        ws.expires_at = now + timedelta(seconds=ttl_seconds) if ttl_seconds else None
+    ws.updated_at = now
+    return WorkspaceRecord.from_entity(ws)
+
+
+@db_session
+def usage(owner: str) -> dict[str, int]:
+    return {"workspaces": _live_count(owner), "running": _live_count(owner, ACTIVE_STATUSES)}

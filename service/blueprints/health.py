@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pony.orm import db_session
+from quart import Blueprint
+from quart.utils import run_sync
+
+from models.store import active
+from service import __version__
+from tasks.queue import queue_is_reachable
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/health")
+async def get_health() -> dict[str, Any]:
+    return {"status": "ok", "service": "vm-api", "version": __version__}
+
+
+@db_session
+def _database_answers() -> bool:
+    try:
+        active().db.select("SELECT 1 FROM workspaces LIMIT 1")
+    except Exception:
+        return False
+    return True
+
+
+@blueprint.get("/health/ready")
+async def get_ready() -> tuple[dict[str, Any], int]:
+    database = await run_sync(_database_answers)()
+    queue = await run_sync(queue_is_reachable)()
+    body = {
+        "status": "ready" if database and queue else "not_ready",
+        "database": "connected" if database else "unavailable",
+        "queue": "connected" if queue else "unavailable",
+    }
+    return body, 200 if database and queue else 503

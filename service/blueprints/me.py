@@ -1,0 +1,29 @@
+"""The caller: who they are, their limits and their usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, current_app
+from quart.utils import run_sync
+
+from models.workspaces import usage
+from service.auth import require_user, viewer
+
+blueprint = Blueprint("me", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/me")
+@require_user
+async def get_me() -> dict[str, Any]:
+    settings = current_app.config["SETTINGS"]
+    me = viewer()
+    return {
+        "user": me.user,
+        "admin": me.is_admin,
+        "limits": {
+            "max_workspaces": settings.max_workspaces_per_user or None,
+            "max_running": settings.max_running_per_user or None,
+        },
+        "usage": await run_sync(usage)(me.user),
+    }

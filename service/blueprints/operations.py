@@ -1,0 +1,45 @@
+"""Operations: the record of every action taken on a workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, jsonify, request
+from quart.utils import run_sync
+from quart_schema import document_querystring, document_response
+
+from models.operations import select_operation, select_operations
+from models.states import OperationStatus, OperationType
+from service import params
+from service.auth import require_user, viewer
+from service.schemas import Error, Operation, OperationListQuery
+
+blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/operations")
+@document_querystring(OperationListQuery)
+@document_response(list[Operation], 200)
+@require_user
+async def get_operations() -> tuple[Response, int, dict[str, str]]:
+    args = request.args
+    params.check_known(args, ("limit", "cursor", "workspace_id", "type", "status"))
+    page = await run_sync(select_operations)(
+        viewer().scope,
+        params.uuid_param(args, "workspace_id"),
+        params.choice(args, "type", [t.value for t in OperationType]),
+        params.choice(args, "status", [s.value for s in OperationStatus]),
+        params.limit(args),
+        args.get("cursor"),
+    )
+    headers = params.next_link(request.path, args, page.next_cursor)
+    return jsonify([o.to_json() for o in page.items]), 200, headers
+
+
+@blueprint.get("/operations/<operation_id>")
+@document_response(Operation, 200)
+@document_response(Error, 404)
+@require_user
+async def get_operation(operation_id: str) -> dict[str, Any]:
+    record = await run_sync(select_operation)(params.path_uuid(operation_id), viewer().scope)
+    return record.to_json()

@@ -1,0 +1,173 @@
+"""Workspaces: list, create, read, update, delete, and lifecycle actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, current_app, jsonify, request
+from quart.utils import run_sync
+from quart_schema import document_querystring, document_response, validate_request
+
+from models.records import OperationRecord, WorkspaceRecord
+from models.states import VISIBLE_STATUSES, OperationType
+from models.workspaces import (
+    UNSET,
+    Limits,
+    NewWorkspace,
+    insert_workspace,
+    request_action,
+    select_workspace,
+    select_workspaces,
+    update_workspace,
+)
+from service import params
+from service.auth import require_user, viewer
+from service.config import Settings
+from service.schemas import (
+    Error,
+    Workspace,
+    WorkspaceAccepted,
+    WorkspaceCreate,
+    WorkspaceListQuery,
+    WorkspaceUpdate,
+)
+from service.validation import check_provider, check_repo_url, check_resources, check_template
+from tasks.dispatch import enqueue_operation
+from tasks.specs import catalogue_for
+
+blueprint = Blueprint("workspaces", __name__, url_prefix="/api/v1")
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]
+
+
+def _limits() -> Limits:
+    settings = _settings()
+    return Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
+
+
+async def accepted(workspace: WorkspaceRecord, operation: OperationRecord) -> tuple[Any, int]:
+    """Enqueue only now that the operation is committed, then answer 202."""
+    await run_sync(enqueue_operation)(operation.id, operation.operation_type)
+    return {**workspace.to_json(), "operation_id": operation.id}, 202
+
+
+@blueprint.get("/workspaces")
+@document_querystring(WorkspaceListQuery)
+@document_response(list[Workspace], 200)
+@require_user
+async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
+    args = request.args
+    params.check_known(args, ("limit", "cursor", "status"))
+    status = params.choice(args, "status", VISIBLE_STATUSES)
+    page = await run_sync(select_workspaces)(
+        viewer().scope, status, params.limit(args), args.get("cursor")
+    )
+    headers = params.next_link(request.path, args, page.next_cursor)
+    return jsonify([w.to_json() for w in page.items]), 200, headers
+
+
+@blueprint.post("/workspaces")
+@document_response(Workspace, 201)
+@document_response(Error, 400)
+@document_response(Error, 409)
+@require_user
+@validate_request(WorkspaceCreate)
+async def post_workspace(data: WorkspaceCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
+    settings = _settings()
+    provider = check_provider(data.provider or settings.default_provider)
+    template = check_template(data.template, catalogue_for(settings))
+    cpus, memory_mb = check_resources(template, data.cpus, data.memory_mb)
+    if data.repo_url is not None:
+        check_repo_url(data.repo_url, settings)
+    new = NewWorkspace(
+        owner=viewer().user,
+        name=data.name,
+        provider=provider,
+        repo_url=data.repo_url,
+        template=template.name,
+        ttl_seconds=data.ttl_seconds,
+        metadata=data.metadata,
+        cpus=cpus,
+        memory_mb=memory_mb,
+    )
+    workspace, operation = await run_sync(insert_workspace)(new, _limits())
+    await run_sync(enqueue_operation)(operation.id, operation.operation_type)
+    location = f"/api/v1/workspaces/{workspace.id}"
+    return workspace.to_json(), 201, {"Location": location}
+
+
+@blueprint.get("/workspaces/<workspace_id>")
+@document_response(Workspace, 200)
+@document_response(Error, 404)
+@require_user
+async def get_workspace(workspace_id: str) -> dict[str, Any]:
+    record = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
+    return record.to_json()
+
+
+@blueprint.patch("/workspaces/<workspace_id>")
+@document_response(Workspace, 200)
+@document_response(Error, 404)
+@require_user
+@validate_request(WorkspaceUpdate)
+async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> dict[str, Any]:
+    given = data.model_fields_set
+    changes: dict[str, Any] = {
+        "name": data.name if "name" in given and data.name is not None else UNSET,
+        "metadata": data.metadata if "metadata" in given and data.metadata is not None else UNSET,
+        # null clears the TTL; a number counts from now
+        "ttl_seconds": data.ttl_seconds if "ttl_seconds" in given else UNSET,
+    }
+    record = await run_sync(update_workspace)(
+        params.path_uuid(workspace_id), viewer().scope, **changes
+    )
+    return record.to_json()
+
+
+@blueprint.delete("/workspaces/<workspace_id>")
+@document_response(WorkspaceAccepted, 202)
+@document_response(Error, 404)
+@require_user
+async def delete_workspace(workspace_id: str) -> tuple[Any, int]:
+    return await _act(workspace_id, OperationType.DELETE)
+
+
+async def _act(workspace_id: str, action: OperationType) -> tuple[Any, int]:
+    workspace, operation = await run_sync(request_action)(
+        params.path_uuid(workspace_id), viewer().scope, action, _limits()
+    )
+    return await accepted(workspace, operation)
+
+
+@blueprint.post("/workspaces/<workspace_id>/start")
+@document_response(WorkspaceAccepted, 202)
+@document_response(Error, 409)
+@require_user
+async def start_workspace(workspace_id: str) -> tuple[Any, int]:
+    return await _act(workspace_id, OperationType.START)
+
+
+@blueprint.post("/workspaces/<workspace_id>/stop")
+@document_response(WorkspaceAccepted, 202)
+@document_response(Error, 409)
+@require_user
+async def stop_workspace(workspace_id: str) -> tuple[Any, int]:
+    return await _act(workspace_id, OperationType.STOP)
+
+
+@blueprint.post("/workspaces/<workspace_id>/restart")
+@document_response(WorkspaceAccepted, 202)
+@document_response(Error, 409)
+@require_user
+async def restart_workspace(workspace_id: str) -> tuple[Any, int]:
+    return await _act(workspace_id, OperationType.RESTART)
+
+
+@blueprint.post("/workspaces/<workspace_id>/rebuild")
+@document_response(WorkspaceAccepted, 202)
+@document_response(Error, 409)
+@require_user
+async def rebuild_workspace(workspace_id: str) -> tuple[Any, int]:
+    return await _act(workspace_id, OperationType.REBUILD)

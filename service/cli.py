@@ -1,0 +1,183 @@
+"""The `vm-api` command.
+
+vm-api              pre-start, then the web server and the worker together (Ctrl-C stops both)
+vm-api web          pre-start, then the web server only
+vm-api worker       pre-start, then the huey consumer (janitor and sweep included)
+vm-api prestart     back up and migrate, then exit
+vm-api backup       write a backup now
+vm-api restore FILE put a backup in place (refuses while the service runs)
+vm-api queue        show what is waiting in the queue
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from service.backups import BackupError, write_backup
+from service.config import ConfigError, Settings
+from service.logs import setup_logging
+from service.prestart import MigrationFailed, restore, run_prestart
+from service.runlock import ServiceRunning, hold_running_lock
+
+log = logging.getLogger("vm_api.cli")
+CHILD_STOP_SECONDS = 60
+
+
+def _prestart(settings: Settings) -> None:
+    result = run_prestart(settings)
+    if result.backup:
+        print(f"vm-api: backed up the database to {result.backup}", file=sys.stderr)
+    if result.applied:
+        print(f"vm-api: applied migrations {', '.join(result.applied)}", file=sys.stderr)
+
+
+def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
+    _prestart(settings)
+    return 0
+
+
+def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    _prestart(settings)
+    hold_running_lock(settings.db_path)
+    config = Config()
+    config.bind = [settings.bind]
+    config.application_path = "service.asgi:app"
+    # 0 runs the server in this process; more start that many worker processes.
+    config.workers = 0 if settings.web_workers == 1 else settings.web_workers
+    config.graceful_timeout = 30
+    config.accesslog = None
+    config.errorlog = "-"
+    return run(config)
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from models.store import open_store
+    from tasks.queue import configure_queue, huey
+
+    _prestart(settings)
+    hold_running_lock(settings.db_path)
+    open_store(settings.db_path)
+    configure_queue(settings)
+    import tasks.worker  # noqa: F401  (registers every task)
+
+    consumer = huey.create_consumer(
+        workers=settings.workers,
+        worker_type="thread",
+        initial_delay=0.01,
+        backoff=1.15,
+        max_delay=settings.poll_max_delay,
+        periodic=True,
+        flush_locks=True,
+        scheduler_interval=1,
+    )
+    consumer.run()
+    return 0
+
+
+def cmd_backup(settings: Settings, _args: argparse.Namespace) -> int:
+    print(write_backup(settings.db_path, settings.backup_keep))
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    safety = restore(settings, Path(args.file).expanduser().absolute())
+    where = f"; the previous database was saved to {safety}" if safety else ""
+    print(f"vm-api: restored {settings.db_path} from {args.file}{where}")
+    return 0
+
+
+def cmd_queue(settings: Settings, _args: argparse.Namespace) -> int:
+    from tasks.queue import configure_queue, huey
+
+    configure_queue(settings)
+    print(json.dumps({"pending": huey.pending_count(), "scheduled": huey.scheduled_count()}))
+    return 0
+
+
+def cmd_all(settings: Settings, _args: argparse.Namespace) -> int:
+    """What the original binary did: one command runs the API and the background work."""
+    _prestart(settings)
+    children = [
+        subprocess.Popen([sys.executable, "-m", "service.cli", part], start_new_session=True)
+        for part in ("web", "worker")
+    ]
+    stopping = False
+
+    def stop(_signum: int = 0, _frame: object = None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)  # both drain on SIGINT
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(child.poll() is None for child in children) and not stopping:
+        time.sleep(0.2)
+    stop()
+    deadline = time.monotonic() + CHILD_STOP_SECONDS
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    codes = [child.returncode for child in children]
+    return 0 if all(code in (0, -signal.SIGINT) for code in codes) else 1
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "web": cmd_web,
+    "worker": cmd_worker,
+    "prestart": cmd_prestart,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+    "queue": cmd_queue,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vm-api", description="Hosted developer workspaces.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("web", help="serve the HTTP API")
+    sub.add_parser("worker", help="run the huey consumer with the janitor and the sweep")
+    sub.add_parser("prestart", help="back up and apply pending migrations")
+    sub.add_parser("backup", help="write a consistent backup of the database")
+    restore_parser = sub.add_parser("restore", help="restore the database from a backup")
+    restore_parser.add_argument("file", help="a backup file written by vm-api")
+    sub.add_parser("queue", help="show the number of pending and scheduled tasks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.command or "vm-api")
+    try:
+        settings = Settings.from_env()
+        if args.command in (None, "web", "worker", "prestart"):
+            settings.check_writable()
+        return COMMANDS.get(args.command, cmd_all)(settings, args)
+    except ConfigError as exc:
+        print(f"vm-api: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (MigrationFailed, BackupError, ServiceRunning) as exc:
+        print(f"vm-api: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

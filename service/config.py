@@ -1,0 +1,217 @@
+"""Typed settings read from the environment; malformed values fail loudly, by name."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROVIDERS = ("local", "docker")
+
+
+class ConfigError(Exception):
+    """A setting is malformed; the message names the variable and is shown as one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 3121
+    db_path: Path = field(default_factory=lambda: Path("~/.vm/api/vm.db").expanduser())
+    queue_path: Path | None = None
+    queue_url: str | None = None
+    data_dir: Path | None = None
+    janitor_interval: int = 300
+    provisioner_interval: int = 10
+    default_provider: str = "docker"
+    templates_file: Path | None = None
+    workers: int = 4
+    web_workers: int = 1
+    poll_max_delay: float = 0.1
+    requeue_after: int = 30
+    heartbeat_timeout: int = 30
+    max_attempts: int = 3
+    backup_keep: int = 10
+    allow_file_repos: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allow_dev_user_header: bool = False
+    admins: frozenset[str] = frozenset()
+    max_workspaces_per_user: int = 0
+    max_running_per_user: int = 0
+    docker_host: str | None = None
+
+    @property
+    def bind(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def resolved_queue_path(self) -> Path:
+        return self.queue_path or self.db_path.parent / "queue.db"
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir or self.db_path.parent
+
+    @property
+    def pid_file(self) -> Path:
+        """Written by running web and worker processes so that `restore` can refuse."""
+        return self.db_path.parent / "vm-api.pids"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        host, port = reader.bind("VM_API_BIND", "0.0.0.0:3121")
+        db_path = reader.path("VM_API_DB_PATH", "~/.vm/api/vm.db")
+        queue_url = reader.optional("VM_API_QUEUE_URL")
+        if queue_url is not None and not queue_url.startswith(("redis://", "rediss://")):
+            raise ConfigError(f"VM_API_QUEUE_URL must be a redis:// URL, got {queue_url!r}")
+        settings = cls(
+            host=host,
+            port=port,
+            db_path=db_path,
+            queue_path=reader.optional_path("VM_API_QUEUE_PATH"),
+            queue_url=queue_url,
+            data_dir=reader.optional_path("VM_API_DATA_DIR"),
+            janitor_interval=reader.positive_int("VM_API_JANITOR_INTERVAL", 300),
+            provisioner_interval=reader.positive_int("VM_API_PROVISIONER_INTERVAL", 10),
+            default_provider=reader.choice("VM_API_DEFAULT_PROVIDER", "docker", PROVIDERS),
+            templates_file=reader.optional_path("VM_API_TEMPLATES_FILE"),
+            workers=reader.positive_int("VM_API_WORKERS", 4),
+            web_workers=reader.positive_int("VM_API_WEB_WORKERS", 1),
+            poll_max_delay=reader.positive_float("VM_API_POLL_MAX_DELAY", 0.1),
+            requeue_after=reader.positive_int("VM_API_REQUEUE_AFTER", 30),
+            heartbeat_timeout=reader.positive_int("VM_API_HEARTBEAT_TIMEOUT", 30),
+            max_attempts=reader.positive_int("VM_API_MAX_ATTEMPTS", 3),
+            backup_keep=reader.positive_int("VM_API_BACKUP_KEEP", 10),
+            allow_file_repos=reader.flag("VM_API_ALLOW_FILE_REPOS", False),
+            trusted_proxies=reader.networks("VM_API_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"),
+            allow_dev_user_header=reader.flag("VM_API_ALLOW_DEV_USER_HEADER", False),
+            admins=frozenset(reader.names("VM_API_ADMINS")),
+            max_workspaces_per_user=reader.non_negative_int("VM_API_MAX_WORKSPACES_PER_USER", 0),
+            max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
+            docker_host=reader.optional("DOCKER_HOST"),
+        )
+        if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
+            raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")
+        if settings.templates_file is not None and not settings.templates_file.is_file():
+            raise ConfigError(f"VM_API_TEMPLATES_FILE: no such file {settings.templates_file}")
+        return settings
+
+    def check_writable(self) -> None:
+        """Create the folders the service writes to, or say which variable points nowhere."""
+        checks = [
+            ("VM_API_DB_PATH", self.db_path.parent),
+            ("VM_API_DATA_DIR", self.resolved_data_dir),
+        ]
+        if self.queue_url is None:
+            checks.append(("VM_API_QUEUE_PATH", self.resolved_queue_path.parent))
+        for variable, folder in checks:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"{variable}: cannot create {folder}: {exc.strerror}") from None
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(f"{variable}: {folder} is not writable")
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class _Reader:
+    """Casts one variable at a time; every error names the variable it came from."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def raw(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def bind(self, name: str, default: str) -> tuple[str, int]:
+        value = self.raw(name, default)
+        host, sep, port_text = value.rpartition(":")
+        if not sep or not host:
+            raise ConfigError(f"{name} must look like HOST:PORT, got {value!r}")
+        host = host.strip("[]")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"{name}: port must be a number from 1 to 65535, got {port_text!r}")
+        return host, int(port_text)
+
+    def path(self, name: str, default: str) -> Path:
+        return Path(self.raw(name, default)).expanduser().absolute()
+
+    def optional_path(self, name: str) -> Path | None:
+        value = self.optional(name)
+        return Path(value).expanduser().absolute() if value else None
+
+    def _number(self, name: str, default: float, cast: type) -> float:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            return cast(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a {cast.__name__}, got {value!r}") from None
+
+    def positive_int(self, name: str, default: int) -> int:
+        number = int(self._number(name, default, int))
+        if number <= 0:
+            raise ConfigError(f"{name} must be greater than 0, got {number}")
+        return number
+
+    def non_negative_int(self, name: str, default: int) -> int:
+        number = int(self._number(name, default, int))
+        if number < 0:
+            raise ConfigError(f"{name} must be 0 (no limit) or more, got {number}")
+        return number
+
+    def positive_float(self, name: str, default: float) -> float:
+        number = float(self._number(name, default, float))
+        if not number > 0:
+            raise ConfigError(f"{name} must be greater than 0, got {number}")
+        return number
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(name, default)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+    def networks(
+        self, name: str, default: str
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        value = self.raw(name, default)
+        try:
+            return tuple(
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in value.split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    def names(self, name: str) -> list[str]:
+        value = self.optional(name) or ""
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        for user in names:
+            if not _NAME_RE.match(user):
+                raise ConfigError(f"{name}: {user!r} is not a valid user name")
+        return names

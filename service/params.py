@@ -1,0 +1,67 @@
+"""Query-string parsing with explicit 400s: an invalid filter is an error, never ignored."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import MultiDict
+
+from service.errors import APIError
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def _invalid(name: str, message: str) -> APIError:
+    return APIError(400, "INVALID_PARAMETER", f"{name}: {message}")
+
+
+def check_known(args: MultiDict, allowed: Iterable[str]) -> None:
+    unknown = sorted(set(args.keys()) - set(allowed))
+    if unknown:
+        raise _invalid(unknown[0], f"unknown query parameter; allowed: {', '.join(allowed)}")
+
+
+def limit(args: MultiDict) -> int:
+    raw = args.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise _invalid("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def choice(args: MultiDict, name: str, choices: Iterable[str]) -> str | None:
+    raw = args.get(name)
+    options = list(choices)
+    if raw is not None and raw not in options:
+        raise _invalid(name, f"must be one of {', '.join(options)}")
+    return raw
+
+
+def uuid_param(args: MultiDict, name: str) -> str | None:
+    raw = args.get(name)
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise _invalid(name, "must be a UUID") from None
+
+
+def next_link(path: str, args: MultiDict, cursor: str | None) -> dict[str, str]:
+    if cursor is None:
+        return {}
+    query = {key: value for key, value in args.items() if key != "cursor"}
+    query["cursor"] = cursor
+    return {"Link": f'<{path}?{urlencode(query)}>; rel="next"'}
+
+
+def path_uuid(value: str) -> str:
+    """A malformed id in a path is simply not found (never a hint that something exists)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise APIError(404, "NOT_FOUND", "no such resource") from None

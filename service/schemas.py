@@ -1,0 +1,129 @@
+"""Request and response schemas (pydantic) shared by the blueprints and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+ONE_YEAR_SECONDS = 365 * 24 * 3600
+METADATA_MAX_BYTES = 16 * 1024
+
+
+class StrictModel(BaseModel):
+    # strict: "10" is not an integer; forbid: a typo such as `ttl` is an error, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value, separators=(",", ":"))) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes of JSON")
+    return value
+
+
+class WorkspaceCreate(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN, description="1-63 letters, digits, '_', '.', '-'")
+    repo_url: str | None = Field(default=None, max_length=2048)
+    template: str | None = Field(default=None, max_length=63)
+    provider: str | None = Field(default=None, max_length=32)
+    ttl_seconds: int | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    cpus: float | None = Field(default=None, gt=0, le=256)
+    memory_mb: int | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
+
+    _metadata_size = field_validator("metadata")(_check_metadata)
+
+
+class WorkspaceUpdate(StrictModel):
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    metadata: dict[str, Any] | None = None
+    ttl_seconds: int | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
+
+    _metadata_size = field_validator("metadata")(_check_metadata)
+
+
+class SnapshotCreate(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class Workspace(BaseModel):
+    id: str
+    name: str
+    owner: str
+    repo_url: str | None
+    template: str | None
+    provider: str
+    status: str
+    created_at: str
+    updated_at: str
+    ttl_seconds: int | None
+    expires_at: str | None
+    metadata: dict[str, Any]
+    provider_id: str | None
+    connection_info: dict[str, Any] | None
+    error_message: str | None
+    cpus: float | None
+    memory_mb: int | None
+
+
+class WorkspaceAccepted(Workspace):
+    operation_id: str
+
+
+class Operation(BaseModel):
+    id: str
+    workspace_id: str
+    operation_type: str
+    status: str
+    started_at: str
+    completed_at: str | None
+    error: str | None
+    attempts: int
+    snapshot_id: str | None
+
+
+class Snapshot(BaseModel):
+    id: str
+    workspace_id: str
+    name: str
+    status: str
+    created_at: str
+    size_bytes: int | None
+    error: str | None
+
+
+class SnapshotAccepted(Snapshot):
+    operation_id: str
+
+
+class Template(BaseModel):
+    name: str
+    image: str
+    command: list[str] | None
+    description: str
+    cpus: float | None
+    memory_mb: int | None
+    max_cpus: float | None
+    max_memory_mb: int | None
+
+
+class Error(BaseModel):
+    error: str
+    code: str
+
+
+class ListQuery(BaseModel):
+    limit: int | None = Field(default=None, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class WorkspaceListQuery(ListQuery):
+    status: str | None = None
+
+
+class OperationListQuery(ListQuery):
+    workspace_id: str | None = None
+    type: str | None = None
+    status: str | None = None

@@ -1,0 +1,64 @@
+"""Checks on create requests that need settings: provider, template and resources, repo URL."""
+
+from __future__ import annotations
+
+import re
+
+from service.config import PROVIDERS, Settings
+from service.errors import APIError
+from service.templates import Catalogue, Template, resolve_resources
+
+# user@host:path (scp-like ssh) or a URL with one of these schemes
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+_REMOTE_SCHEMES = ("https://", "http://", "ssh://", "git://")
+
+
+def check_repo_url(url: str, settings: Settings) -> None:
+    """git would treat some "URLs" as commands or options: accept only plain remotes."""
+
+    def refuse(why: str) -> APIError:
+        return APIError(400, "INVALID_REPO_URL", f"repo_url {why}")
+
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise refuse("must not contain spaces or control characters")
+    if url.startswith("-"):
+        raise refuse("must not start with '-'")
+    if "::" in url.split("/", 1)[0]:
+        raise refuse("must not use a git remote helper (<transport>::)")
+    if url.startswith(_REMOTE_SCHEMES) or _SCP_LIKE.match(url):
+        return
+    if url.startswith("file://") or url.startswith("/"):
+        if settings.allow_file_repos:
+            return
+        raise refuse("may not name a local path (the operator has not allowed file repositories)")
+    raise refuse("must be an https://, http://, ssh://, git:// or user@host:path remote")
+
+
+def check_provider(provider: str) -> str:
+    if provider not in PROVIDERS:
+        raise APIError(
+            400,
+            "UNKNOWN_PROVIDER",
+            f"unknown provider {provider!r}; available: {', '.join(PROVIDERS)}",
+        )
+    return provider
+
+
+def check_template(name: str | None, catalogue: Catalogue) -> Template:
+    chosen = catalogue.get(name or catalogue.default_name)
+    if chosen is None:
+        raise APIError(
+            400,
+            "UNKNOWN_TEMPLATE",
+            f"unknown template {name!r}; known: {', '.join(catalogue.names())}",
+        )
+    return chosen
+
+
+def check_resources(
+    template: Template, cpus: float | None, memory_mb: int | None
+) -> tuple[float | None, int | None]:
+    try:
+        return resolve_resources(template, cpus, memory_mb)
+    except ValueError as exc:
+        raise APIError(400, "RESOURCE_LIMIT", str(exc)) from None

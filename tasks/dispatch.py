@@ -1,0 +1,33 @@
+"""Enqueue the task that carries out an operation of a given type."""
+
+from __future__ import annotations
+
+import logging
+
+from models.states import OperationType
+from tasks import cleanup, lifecycle, provision
+
+log = logging.getLogger("vm_api.dispatch")
+
+TASK_FOR = {
+    OperationType.CREATE: provision.provision_workspace,
+    OperationType.DELETE: cleanup.cleanup_workspace,
+    OperationType.START: lifecycle.start_workspace,
+    OperationType.STOP: lifecycle.stop_workspace,
+    OperationType.RESTART: lifecycle.restart_workspace,
+    OperationType.REBUILD: lifecycle.rebuild_workspace,
+    OperationType.SNAPSHOT: lifecycle.snapshot_workspace,
+    OperationType.SNAPSHOT_RESTORE: lifecycle.restore_snapshot,
+    OperationType.SNAPSHOT_DELETE: lifecycle.delete_snapshot,
+}
+
+
+def enqueue_operation(operation_id: str, operation_type: str) -> bool:
+    """Called only after the operation's transaction committed. A failed enqueue loses nothing:
+    the operation stays pending and the sweep enqueues it again after VM_API_REQUEUE_AFTER."""
+    try:
+        TASK_FOR[OperationType(operation_type)](operation_id)
+    except Exception:
+        log.exception("could not enqueue operation %s; the sweep will retry it", operation_id)
+        return False
+    return True

@@ -1,0 +1,71 @@
+"""The janitor: TTL enforcement, and repair of drift between the database and the providers.
+
+It does no slow provider work for expired workspaces itself: it marks them `deleting` and
+enqueues their cleanup, in batches, each batch enqueued after its transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
+from models.work import mark_vanished
+from service.config import PROVIDERS, Settings
+from tasks.dispatch import enqueue_operation
+from tasks.providers import get_provider
+from tasks.providers.base import ProviderError
+
+log = logging.getLogger("vm_api.janitor")
+BATCH = 2000
+
+
+@dataclass
+class JanitorReport:
+    expired: int = 0
+    orphans_removed: int = 0
+    vanished: int = 0
+
+
+def expire(batch: int = BATCH) -> int:
+    total = 0
+    while True:
+        requeue = expire_workspaces(batch)
+        for item in requeue:
+            enqueue_operation(item.operation_id, item.operation_type)
+        total += len(requeue)
+        if len(requeue) < batch:
+            return total
+
+
+def reconcile(settings: Settings, report: JanitorReport) -> None:
+    for name in PROVIDERS:
+        try:
+            provider = get_provider(name, settings)
+            owned = provider.owned_workspace_ids()
+        except ProviderError as exc:
+            log.warning("skipping drift check for %s: %s", name, exc)
+            continue
+        for workspace_id in owned - live_workspace_ids(name):
+            log.warning(
+                "removing %s resources of workspace %s: no live workspace", name, workspace_id
+            )
+            try:
+                provider.destroy(workspace_id)
+                report.orphans_removed += 1
+            except ProviderError as exc:
+                log.warning("could not remove orphan %s: %s", workspace_id, exc)
+        for workspace_id in running_workspace_ids(name):
+            if workspace_id not in owned and not provider.is_present(workspace_id):
+                message = f"the {name} resource of this workspace disappeared outside vm-api"
+                if mark_vanished(workspace_id, message):
+                    log.warning("workspace %s: %s", workspace_id, message)
+                    report.vanished += 1
+
+
+def run_janitor(settings: Settings) -> JanitorReport:
+    report = JanitorReport(expired=expire())
+    reconcile(settings, report)
+    if report.expired or report.orphans_removed or report.vanished:
+        log.info("janitor: %s", report)
+    return report

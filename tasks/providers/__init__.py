@@ -1,0 +1,36 @@
+"""Providers by name; one instance per process (the Docker one keeps a client per thread)."""
+
+from __future__ import annotations
+
+import threading
+
+from service.config import PROVIDERS, Settings
+from tasks.providers.base import Provider, ProviderError
+
+_providers: dict[str, Provider] = {}
+_lock = threading.Lock()
+
+
+def get_provider(name: str, settings: Settings) -> Provider:
+    with _lock:
+        if name not in _providers:
+            _providers[name] = _build(name, settings)
+        return _providers[name]
+
+
+def _build(name: str, settings: Settings) -> Provider:
+    if name == "local":
+        from tasks.providers.local import LocalProvider
+
+        return LocalProvider(settings.resolved_data_dir, allow_file_repos=settings.allow_file_repos)
+    if name == "docker":
+        from tasks.providers.docker import DockerProvider
+
+        return DockerProvider(settings.docker_host)
+    raise ProviderError(f"unknown provider {name!r}; available: {', '.join(PROVIDERS)}")
+
+
+def reset_providers() -> None:
+    """Forget built providers (tests switch data folders between runs)."""
+    with _lock:
+        _providers.clear()

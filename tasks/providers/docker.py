@@ -1,0 +1,278 @@
+"""Workspaces as Docker containers: one container `vm-ws-<workspace id>` per workspace, with no
+network, found again by its name and labels; snapshots are committed images."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TypeVar
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
+from tasks.providers.docker_errors import with_retry
+from tasks.providers.docker_images import (
+    LABEL_OWNER,
+    LABEL_SERVICE,
+    LABEL_TEMPLATE,
+    LABEL_WORKSPACE,
+    commit_snapshot,
+    ensure_image,
+    prune_deleted_snapshots,
+    remove_snapshot_images,
+    snapshot_ref,
+)
+
+T = TypeVar("T")
+Client = docker.DockerClient
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+
+
+def container_name(workspace_id: str) -> str:
+    return f"vm-ws-{workspace_id}"
+
+
+def _hostname(name: str) -> str:
+    # The workspace name is user input; a hostname is one DNS label.
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return label or "workspace"
+
+
+class DockerProvider:
+    name = "docker"
+    stop_timeout = 10  # seconds between SIGTERM and SIGKILL on stop/restart
+    slow_timeout = 600.0  # HTTP timeout for commit, which copies a whole filesystem
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float = 30,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        service_label: str = "vm-api",
+    ) -> None:
+        self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.service_label = service_label
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _client(self) -> Client:
+        # The SDK's thread safety is undocumented: one client (and connection pool) per thread.
+        # DockerClient() asks the daemon for its API version at once, so this is inside _op.
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = docker.DockerClient(base_url=self.base_url, timeout=self.timeout)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def _op(self, what: str, body: Callable[[Client], T]) -> T:
+        """Run `body` (idempotent as a whole) with retries; only ProviderError escapes."""
+        return with_retry(
+            lambda: body(self._client()),
+            what=what,
+            base_url=self.base_url,
+            attempts=self.attempts,
+            backoff=self.backoff,
+        )
+
+    def close(self) -> None:
+        """Close every thread's client (and its sockets); the provider stays usable."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+            self._local = threading.local()
+        for client in clients:
+            client.close()
+
+    def ping(self) -> None:
+        """Raise ProviderError unless the daemon answers."""
+        self._op("answer a ping", lambda client: client.ping())
+
+    def _get(self, client: Client, workspace_id: str) -> Container | None:
+        try:
+            return client.containers.get(container_name(workspace_id))
+        except docker.errors.NotFound:
+            return None
+
+    def _require(self, client: Client, workspace_id: str) -> Container:
+        container = self._get(client, workspace_id)
+        if container is None:
+            raise ProviderError(f"container {container_name(workspace_id)} no longer exists")
+        return container
+
+    def _remove(self, client: Client, workspace_id: str) -> None:
+        name = container_name(workspace_id)
+        try:
+            client.api.remove_container(name, force=True, v=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: a removal is already in progress; wait for it
+                raise
+            with suppress(docker.errors.NotFound):
+                client.api.wait(name, condition="removed", timeout=self.timeout)
+
+    def _labels(self, spec: WorkspaceSpec) -> dict[str, str]:
+        labels = {LABEL_WORKSPACE: spec.id, LABEL_OWNER: spec.owner}
+        labels[LABEL_SERVICE] = self.service_label
+        if spec.template:
+            labels[LABEL_TEMPLATE] = spec.template
+        return labels
+
+    def _run(self, client: Client, spec: WorkspaceSpec, image: str) -> Container:
+        """Create and start the workspace's container, or adopt the one already there."""
+        container = self._get(client, spec.id)
+        if container is None:
+            try:
+                container = client.containers.create(
+                    image,
+                    list(spec.command) if spec.command is not None else None,
+                    name=container_name(spec.id),
+                    hostname=_hostname(spec.name),
+                    labels=self._labels(spec),
+                    network_mode="none",
+                    nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+                    mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
+                    init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
+                    detach=True,
+                )
+            except docker.errors.APIError as e:
+                if e.status_code != 409:
+                    raise
+                container = self._require(client, spec.id)  # lost a race with another attempt
+        self._ensure_running(container)
+        return container
+
+    @staticmethod
+    def _ensure_running(container: Container) -> None:
+        if container.status == "paused":  # e.g. a commit was interrupted half-way
+            container.unpause()
+        elif container.status != "running":
+            container.start()
+        container.reload()
+
+    @staticmethod
+    def _provisioned(container: Container, image: str) -> Provisioned:
+        name = container.name
+        info = {"container_id": container.id, "container_name": name, "image": image}
+        info["shell"] = f"docker exec -it {name} sh"
+        return Provisioned(provider_id=container.id, connection_info=info)
+
+    @staticmethod
+    def _image_of(spec: WorkspaceSpec) -> str:
+        if not spec.image:
+            raise ProviderError(f"workspace {spec.id} has no image to run")
+        return spec.image
+
+    # -- the Provider interface ----------------------------------------------------------------
+
+    def create(self, spec: WorkspaceSpec) -> Provisioned:
+        def body(client: Client) -> Provisioned:
+            existing = self._get(client, spec.id)  # built by an earlier attempt: adopt it
+            if existing is not None:
+                image = existing.attrs["Config"]["Image"]
+            else:
+                image = self._image_of(spec)
+                ensure_image(client, image)
+            return self._provisioned(self._run(client, spec, image), image)
+
+        return self._op(f"create container {container_name(spec.id)}", body)
+
+    def destroy(self, workspace_id: str) -> None:
+        def body(client: Client) -> None:
+            self._remove(client, workspace_id)
+            remove_snapshot_images(client, workspace_id)
+
+        self._op(f"remove container {container_name(workspace_id)}", body)
+
+    def start(self, workspace_id: str) -> None:
+        self._op(
+            f"start container {container_name(workspace_id)}",
+            lambda client: self._ensure_running(self._require(client, workspace_id)),
+        )
+
+    def stop(self, workspace_id: str) -> None:
+        self._op(
+            f"stop container {container_name(workspace_id)}",
+            lambda client: self._require(client, workspace_id).stop(timeout=self.stop_timeout),
+        )
+
+    def restart(self, workspace_id: str) -> None:
+        self._op(
+            f"restart container {container_name(workspace_id)}",
+            lambda client: self._require(client, workspace_id).restart(timeout=self.stop_timeout),
+        )
+
+    def rebuild(self, spec: WorkspaceSpec) -> Provisioned:
+        def body(client: Client) -> Provisioned:
+            image = self._image_of(spec)
+            ensure_image(client, image)  # before removing anything: the pull may fail
+            self._remove(client, spec.id)
+            prune_deleted_snapshots(client, spec.id)
+            return self._provisioned(self._run(client, spec, image), image)
+
+        return self._op(f"rebuild container {container_name(spec.id)}", body)
+
+    def snapshot(self, workspace_id: str, snapshot_id: str) -> int:
+        def body(client: Client) -> int:
+            with suppress(docker.errors.ImageNotFound):  # committed by an earlier attempt
+                return int(client.images.get(snapshot_ref(workspace_id, snapshot_id)).attrs["Size"])
+            container = self._require(client, workspace_id)
+            image = commit_snapshot(container, workspace_id, snapshot_id, self.slow_timeout)
+            return int(image.attrs["Size"])
+
+        return self._op(f"snapshot container {container_name(workspace_id)}", body)
+
+    def restore(self, spec: WorkspaceSpec, snapshot_id: str) -> Provisioned:
+        ref = snapshot_ref(spec.id, snapshot_id)
+
+        def body(client: Client) -> Provisioned:
+            try:
+                client.images.get(ref)  # before removing anything
+            except docker.errors.ImageNotFound:
+                message = f"snapshot {snapshot_id} of workspace {spec.id} no longer exists"
+                raise ProviderError(message) from None
+            self._remove(client, spec.id)
+            prune_deleted_snapshots(client, spec.id)
+            return self._provisioned(self._run(client, spec, ref), ref)
+
+        return self._op(f"restore container {container_name(spec.id)}", body)
+
+    def delete_snapshot(self, workspace_id: str, snapshot_id: str) -> None:
+        def body(client: Client) -> None:
+            # By reference and forced: this only untags an image a container still runs from;
+            # prune_deleted_snapshots() and destroy() remove it later.
+            with suppress(docker.errors.ImageNotFound):
+                client.images.remove(snapshot_ref(workspace_id, snapshot_id), force=True)
+
+        self._op(f"delete snapshot {snapshot_ref(workspace_id, snapshot_id)}", body)
+
+    def is_present(self, workspace_id: str) -> bool:
+        return self._op(
+            f"inspect container {container_name(workspace_id)}",
+            lambda client: self._get(client, workspace_id) is not None,
+        )
+
+    def owned_workspace_ids(self) -> set[str]:
+        def body(client: Client) -> set[str]:
+            # The low-level list: no per-container inspect that could 404 mid-list.
+            filters = {"label": f"{LABEL_SERVICE}={self.service_label}"}
+            listed = client.api.containers(all=True, filters=filters)
+            labels = [c.get("Labels") or {} for c in listed]
+            return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
+
+        return self._op("list containers", body)

@@ -1,0 +1,111 @@
+"""Classifying Docker SDK failures and retrying the transient ones, for DockerProvider.
+
+The SDK reports a lost daemon as `requests` exceptions as well as `docker.errors`; here both are
+mapped to `ProviderError`, so no raw docker/requests exception reaches the task code.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import docker.errors
+import requests.exceptions
+from docker.transport.unixconn import UnixHTTPConnection
+
+from tasks.providers.base import ProviderError
+
+T = TypeVar("T")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it was raised from or during, each once."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures a retry may cure: the daemon is down, restarting, slow, or failed internally."""
+    if isinstance(exc, docker.errors.APIError):
+        return exc.status_code is not None and exc.status_code >= 500
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    # DockerClient() asks for the API version at once and wraps a connection failure.
+    if isinstance(exc, docker.errors.DockerException) and exc.__cause__ is not None:
+        return is_transient(exc.__cause__)
+    return False
+
+
+def short_reason(exc: BaseException) -> str:
+    """One human line, e.g. 'No such file or directory' instead of a urllib3 repr."""
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return str(exc.explanation)
+    for cause in _chain(exc):
+        if isinstance(cause, requests.exceptions.Timeout | TimeoutError | socket.timeout):
+            return "timed out"
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def close_leaked_sockets(exc: BaseException) -> None:
+    """docker-py's UnixHTTPConnection.connect does not close its socket when connect() fails; it
+    would be closed later by the GC with a ResourceWarning (an error under the test suite's
+    `filterwarnings = error`). The socket is still reachable from the traceback: close it."""
+    for cause in _chain(exc):
+        tb = cause.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code is UnixHTTPConnection.connect.__code__:
+                sock = tb.tb_frame.f_locals.get("sock")
+                if isinstance(sock, socket.socket):
+                    sock.close()
+            tb = tb.tb_next
+
+
+def describe(exc: BaseException, what: str) -> str:
+    """A message for a non-transient failure of `what` (e.g. 'start container vm-ws-1')."""
+    if isinstance(exc, docker.errors.APIError):
+        return f"Docker could not {what}: {short_reason(exc)}"
+    return f"Docker could not {what}: {short_reason(exc)} ({type(exc).__name__})"
+
+
+def with_retry(
+    body: Callable[[], T],
+    *,
+    what: str,
+    base_url: str,
+    attempts: int,
+    backoff: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `body`, retrying transient failures with exponential backoff. `body` must be
+    idempotent: a request the daemon carried out may still come back as a timeout."""
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            return body()
+        except ProviderError:
+            raise
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            close_leaked_sockets(e)
+            if not is_transient(e):
+                raise ProviderError(describe(e, what)) from e
+            if attempt >= attempts:
+                if isinstance(e, docker.errors.APIError):
+                    message = f"Docker daemon at {base_url} failed to {what}: {short_reason(e)}"
+                else:
+                    message = f"Docker daemon not reachable at {base_url}: {short_reason(e)}"
+                raise ProviderError(message, transient=True) from e
+        sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # the loop returns or raises

@@ -1,0 +1,157 @@
+"""The `local` provider: a workspace is a folder under VM_API_DATA_DIR/workspaces/<id>.
+
+Folders are built beside their final place and renamed into it, so a crash never leaves a
+half-cloned workspace where a retry would adopt it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
+
+GIT_TIMEOUT_SECONDS = 300
+
+
+def _checked_id(workspace_id: str) -> str:
+    """Ids come from our database, but a path is built from them: accept only UUIDs."""
+    return str(uuid.UUID(workspace_id))
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, data_dir: Path, *, allow_file_repos: bool = False) -> None:
+        self.root = data_dir / "workspaces"
+        self.snapshot_root = data_dir / "snapshots"
+        self.allow_file_repos = allow_file_repos
+
+    def _path(self, workspace_id: str) -> Path:
+        return self.root / _checked_id(workspace_id)
+
+    def _scratch(self, workspace_id: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root / f".tmp-{_checked_id(workspace_id)}-{uuid.uuid4().hex[:8]}"
+
+    def _clear_scratch(self, workspace_id: str) -> None:
+        for leftover in self.root.glob(f".tmp-{_checked_id(workspace_id)}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def _provisioned(self, workspace_id: str) -> Provisioned:
+        path = self._path(workspace_id)
+        return Provisioned(provider_id=str(path), connection_info={"path": str(path)})
+
+    def create(self, spec: WorkspaceSpec) -> Provisioned:
+        target = self._path(spec.id)
+        if target.is_dir():
+            return self._provisioned(spec.id)
+        self._clear_scratch(spec.id)
+        scratch = self._scratch(spec.id)
+        try:
+            if spec.repo_url:
+                self._clone(spec.repo_url, scratch)
+            else:
+                scratch.mkdir()
+            os.rename(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return self._provisioned(spec.id)
+
+    def _clone(self, repo_url: str, into: Path) -> None:
+        if repo_url.startswith("-"):
+            raise ProviderError("repo_url must not start with '-'")
+        file_policy = "always" if self.allow_file_repos else "never"
+        command = [
+            "git",
+            "-c",
+            "protocol.ext.allow=never",
+            "-c",
+            f"protocol.file.allow={file_policy}",
+            "clone",
+            "--quiet",
+            "--",
+            repo_url,
+            str(into),
+        ]
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, env=env
+            )
+        except subprocess.TimeoutExpired:
+            raise ProviderError(f"git clone timed out after {GIT_TIMEOUT_SECONDS} s") from None
+        except FileNotFoundError:
+            raise ProviderError("git is not installed on the worker host") from None
+        if result.returncode != 0:
+            detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise ProviderError(f"git clone failed: {detail[0]}")
+
+    def destroy(self, workspace_id: str) -> None:
+        self._clear_scratch(workspace_id)
+        shutil.rmtree(self._path(workspace_id), ignore_errors=True)
+        shutil.rmtree(self.snapshot_root / _checked_id(workspace_id), ignore_errors=True)
+
+    def _require(self, workspace_id: str) -> Path:
+        path = self._path(workspace_id)
+        if not path.is_dir():
+            raise ProviderError(f"workspace folder {path} no longer exists")
+        return path
+
+    # A folder has no process to start or stop: these only confirm that it is still there.
+    def start(self, workspace_id: str) -> None:
+        self._require(workspace_id)
+
+    def stop(self, workspace_id: str) -> None:
+        self._require(workspace_id)
+
+    def restart(self, workspace_id: str) -> None:
+        self._require(workspace_id)
+
+    def rebuild(self, spec: WorkspaceSpec) -> Provisioned:
+        shutil.rmtree(self._path(spec.id), ignore_errors=True)
+        return self.create(spec)
+
+    def _archive(self, workspace_id: str, snapshot_id: str) -> Path:
+        return self.snapshot_root / _checked_id(workspace_id) / f"{_checked_id(snapshot_id)}.tar.gz"
+
+    def snapshot(self, workspace_id: str, snapshot_id: str) -> int:
+        source = self._require(workspace_id)
+        archive = self._archive(workspace_id, snapshot_id)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            tar.add(source, arcname=".")
+        os.replace(partial, archive)
+        return archive.stat().st_size
+
+    def restore(self, spec: WorkspaceSpec, snapshot_id: str) -> Provisioned:
+        archive = self._archive(spec.id, snapshot_id)
+        if not archive.is_file():
+            raise ProviderError(f"snapshot {snapshot_id} has no archive at {archive}")
+        self._clear_scratch(spec.id)
+        scratch = self._scratch(spec.id)
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(scratch, filter="data")
+            target = self._path(spec.id)
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(scratch, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return self._provisioned(spec.id)
+
+    def delete_snapshot(self, workspace_id: str, snapshot_id: str) -> None:
+        self._archive(workspace_id, snapshot_id).unlink(missing_ok=True)
+
+    def is_present(self, workspace_id: str) -> bool:
+        return self._path(workspace_id).is_dir()
+
+    def owned_workspace_ids(self) -> set[str]:
+        if not self.root.is_dir():
+            return set()
+        return {entry.name for entry in self.root.iterdir() if not entry.name.startswith(".")}

@@ -1,0 +1,38 @@
+"""The provisioner sweep: the safety net under the direct enqueue.
+
+It re-enqueues operations that were committed but never enqueued (a crash between the two),
+and operations whose worker died mid-way (stale heartbeat), up to VM_API_MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from models.maintenance import recover_operations
+from models.work import fail_operation
+from service.config import Settings
+from tasks.dispatch import enqueue_operation
+
+log = logging.getLogger("vm_api.sweep")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int
+    failed: int
+
+
+def run_sweep(settings: Settings) -> SweepReport:
+    recovery = recover_operations(
+        settings.requeue_after, settings.heartbeat_timeout, settings.max_attempts
+    )
+    for item in recovery.requeue:
+        log.warning("re-enqueueing lost operation %s (%s)", item.operation_id, item.operation_type)
+        enqueue_operation(item.operation_id, item.operation_type)
+    for operation_id in recovery.exhausted:
+        fail_operation(
+            operation_id,
+            f"the worker died {settings.max_attempts} times while running this operation",
+        )
+    return SweepReport(requeued=len(recovery.requeue), failed=len(recovery.exhausted))

@@ -1,0 +1,91 @@
+"""Shared fixtures: settings on temporary files, a migrated database, an app and a client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from models.store import close_store
+from service.app import create_app
+from service.config import Settings
+from service.prestart import run_prestart
+from tasks.providers import reset_providers
+from tasks.queue import configure_queue, huey
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_FILE = REPO_ROOT / "tests" / "data" / "templates.toml"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base = Settings.from_env(
+        {
+            "VM_API_DB_PATH": str(tmp_path / "vm.db"),
+            "VM_API_DEFAULT_PROVIDER": "local",
+            "VM_API_ALLOW_DEV_USER_HEADER": "true",
+            "VM_API_ALLOW_FILE_REPOS": "true",
+            "VM_API_TEMPLATES_FILE": str(TEMPLATES_FILE),
+        }
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def migrated(settings: Settings) -> Iterator[Settings]:
+    """A migrated database and a configured queue, with nothing else running."""
+    from models.store import open_store
+
+    run_prestart(settings)
+    open_store(settings.db_path)
+    configure_queue(settings)
+    reset_providers()
+    yield settings
+    close_store()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Quart]:
+    run_prestart(settings)
+    reset_providers()
+    application = create_app(settings)
+    async with application.test_app():
+        yield application
+    close_store()
+
+
+@pytest.fixture
+def client(app: Quart) -> QuartClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def immediate() -> Iterator[None]:
+    """Run tasks inline (huey immediate mode): for unit tests of the task logic only."""
+    import tasks.worker  # noqa: F401  (registers every task)
+
+    huey.immediate = True
+    yield
+    huey.immediate = False
+
+
+def as_user(user: str) -> dict[str, str]:
+    return {"x-user": user}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment of the machine must not leak into Settings.from_env() in tests.
+    for name in list(os.environ):
+        if name.startswith("VM_API_") and name != "VM_API_REQUIRE_DOCKER":
+            monkeypatch.delenv(name)
