@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pony.orm import db_session
 
-from models.records import utcnow
+from models.records import sql_time, utcnow
 from models.store import active
-
-
-def sql_time(moment: datetime) -> str:
-    """The text form Pony stores datetimes in on SQLite, so comparisons stay lexical-safe."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,7 @@ def expire_workspaces(limit: int) -> list[Requeue]:
         LIMIT $limit
         """,
         {},
-        {"now": now, "limit": limit},
+        {"now": sql_time(now), "limit": limit},
     )
     if not rows:
         return []
@@ -84,14 +79,14 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
         WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $dead_before)
         """,
         {},
-        {"dead_before": now - timedelta(seconds=heartbeat_timeout)},
+        {"dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout))},
     )
     lost = db.select(
         """SELECT id, operation_type FROM operations
         WHERE status = 'pending' AND COALESCE(enqueued_at, started_at) < $lost_before
         """,
         {},
-        {"lost_before": now - timedelta(seconds=requeue_after)},
+        {"lost_before": sql_time(now - timedelta(seconds=requeue_after))},
     )
     retry = [(op_id, kind) for op_id, kind, attempts in dead if attempts < max_attempts]
     exhausted = [op_id for op_id, _, attempts in dead if attempts >= max_attempts]

@@ -13,6 +13,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def sql_time(moment: datetime) -> str:
+    """The text form Pony stores datetimes in on SQLite. Raw SQL must compare against exactly
+    this form: Pony renders datetime parameters differently ('T' separator), which would break
+    the lexical comparison of timestamps."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from pony.orm import db_session
 
-from models.records import OperationRecord, WorkspaceRecord, utcnow
+from models.records import OperationRecord, WorkspaceRecord, sql_time, utcnow
 from models.states import (
     OperationStatus,
     OperationType,
@@ -65,7 +65,7 @@ def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefuse
               AND other.status = 'running' AND other.id <> operations.id)
         """,
         {},
-        {"now": now, "operation_id": operation_id},
+        {"now": sql_time(now), "operation_id": operation_id},
     )
     Operation, Workspace = active().entities.Operation, active().entities.Workspace
     op = Operation.get(id=operation_id)
