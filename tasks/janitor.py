@@ -41,26 +41,25 @@ def expire(batch: int = BATCH) -> int:
 def reconcile(settings: Settings, report: JanitorReport) -> None:
     for name in PROVIDERS:
         try:
-            provider = get_provider(name, settings)
-            owned = provider.owned_workspace_ids()
+            _reconcile_provider(name, settings, report)
         except ProviderError as exc:
+            # An unreachable daemon says nothing about what exists: never read it as "gone".
             log.warning("skipping drift check for %s: %s", name, exc)
-            continue
-        for workspace_id in owned - live_workspace_ids(name):
-            log.warning(
-                "removing %s resources of workspace %s: no live workspace", name, workspace_id
-            )
-            try:
-                provider.destroy(workspace_id)
-                report.orphans_removed += 1
-            except ProviderError as exc:
-                log.warning("could not remove orphan %s: %s", workspace_id, exc)
-        for workspace_id in running_workspace_ids(name):
-            if workspace_id not in owned and not provider.is_present(workspace_id):
-                message = f"the {name} resource of this workspace disappeared outside vm-api"
-                if mark_vanished(workspace_id, message):
-                    log.warning("workspace %s: %s", workspace_id, message)
-                    report.vanished += 1
+
+
+def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) -> None:
+    provider = get_provider(name, settings)
+    owned = provider.owned_workspace_ids()
+    for workspace_id in owned - live_workspace_ids(name):
+        log.warning("removing %s resources of workspace %s: no live workspace", name, workspace_id)
+        provider.destroy(workspace_id)
+        report.orphans_removed += 1
+    for workspace_id in running_workspace_ids(name):
+        if workspace_id not in owned and not provider.is_present(workspace_id):
+            message = f"the {name} resource of this workspace disappeared outside vm-api"
+            if mark_vanished(workspace_id, message):
+                log.warning("workspace %s: %s", workspace_id, message)
+                report.vanished += 1
 
 
 def run_janitor(settings: Settings) -> JanitorReport:

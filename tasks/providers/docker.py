@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TypeVar
@@ -15,7 +15,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
-from tasks.providers.docker_errors import with_retry
+from tasks.providers.docker_daemon import ClientPool, with_retry
 from tasks.providers.docker_images import (
     LABEL_OWNER,
     LABEL_SERVICE,
@@ -63,27 +63,14 @@ class DockerProvider:
         self.attempts = attempts
         self.backoff = backoff
         self.service_label = service_label
-        self._local = threading.local()
-        self._clients: list[Client] = []
-        self._lock = threading.Lock()
+        self._clients = ClientPool(self.base_url, timeout)
 
     # -- plumbing ------------------------------------------------------------------------------
-
-    def _client(self) -> Client:
-        # The SDK's thread safety is undocumented: one client (and connection pool) per thread.
-        # DockerClient() asks the daemon for its API version at once, so this is inside _op.
-        client: Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = docker.DockerClient(base_url=self.base_url, timeout=self.timeout)
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
 
     def _op(self, what: str, body: Callable[[Client], T]) -> T:
         """Run `body` (idempotent as a whole) with retries; only ProviderError escapes."""
         return with_retry(
-            lambda: body(self._client()),
+            lambda: body(self._clients.get()),
             what=what,
             base_url=self.base_url,
             attempts=self.attempts,
@@ -92,11 +79,7 @@ class DockerProvider:
 
     def close(self) -> None:
         """Close every thread's client (and its sockets); the provider stays usable."""
-        with self._lock:
-            clients, self._clients = self._clients, []
-            self._local = threading.local()
-        for client in clients:
-            client.close()
+        self._clients.close()
 
     def ping(self) -> None:
         """Raise ProviderError unless the daemon answers."""
@@ -153,9 +136,19 @@ class DockerProvider:
             except docker.errors.APIError as e:
                 if e.status_code != 409:
                     raise
-                container = self._require(client, spec.id)  # lost a race with another attempt
+                container = self._await_winner(client, spec.id)
         self._ensure_running(container)
         return container
+
+    def _await_winner(self, client: Client, workspace_id: str) -> Container:
+        """Another attempt took the name; the daemon reserves a name before the container can
+        be inspected, so wait a moment for it to appear."""
+        for _ in range(50):
+            container = self._get(client, workspace_id)
+            if container is not None:
+                return container
+            time.sleep(0.1)
+        return self._require(client, workspace_id)
 
     @staticmethod
     def _ensure_running(container: Container) -> None:

@@ -3,26 +3,17 @@ removal of everything it created (by that label) afterwards."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
+from docker_support import TEST_COMMAND, TEST_IMAGE, require_docker
 
-# Until the pytest config puts them on sys.path: the repository (for `tasks`) and tests/ (for
-# `docker_support`).
-for _path in (Path(__file__).resolve().parents[3], Path(__file__).resolve().parents[2]):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import docker  # noqa: E402
-import docker.errors  # noqa: E402
-from docker_support import TEST_COMMAND, TEST_IMAGE, require_docker  # noqa: E402
-
-from tasks.providers.base import WorkspaceSpec  # noqa: E402
-from tasks.providers.docker import DockerProvider  # noqa: E402
+from tasks.providers.base import WorkspaceSpec
+from tasks.providers.docker import DockerProvider
 
 
 @pytest.fixture
@@ -54,6 +45,8 @@ def provider(docker_client: docker.DockerClient, service_label: str) -> Iterator
         images = docker_client.images.list(
             all=True, filters={"label": f"vm-api.service={service_label}"}
         )
+        if not images:
+            break
         for image in images:
             with suppress(docker.errors.APIError):
                 docker_client.images.remove(image.id, force=True)

@@ -1,4 +1,5 @@
-"""Classifying Docker SDK failures and retrying the transient ones, for DockerProvider.
+"""Talking to the Docker daemon for DockerProvider: one SDK client per thread, and failures
+classified and the transient ones retried.
 
 The SDK reports a lost daemon as `requests` exceptions as well as `docker.errors`; here both are
 mapped to `ProviderError`, so no raw docker/requests exception reaches the task code.
@@ -7,10 +8,12 @@ mapped to `ProviderError`, so no raw docker/requests exception reaches the task 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import docker
 import docker.errors
 import requests.exceptions
 from docker.transport.unixconn import UnixHTTPConnection
@@ -18,6 +21,36 @@ from docker.transport.unixconn import UnixHTTPConnection
 from tasks.providers.base import ProviderError
 
 T = TypeVar("T")
+
+
+class ClientPool:
+    """One DockerClient (and connection pool) per thread: the SDK's thread safety is
+    undocumented. Clients are made lazily, inside the retry loop, because DockerClient() asks
+    the daemon for its API version at once."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self._local = threading.local()
+        self._clients: list[docker.DockerClient] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> docker.DockerClient:
+        client: docker.DockerClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = docker.DockerClient(base_url=self.base_url, timeout=self.timeout)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every thread's client and its sockets; later calls make new ones."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+            self._local = threading.local()
+        for client in clients:
+            client.close()
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
