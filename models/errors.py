@@ -13,8 +13,10 @@ class NameTaken(Exception):
 
 
 class InvalidTransition(Exception):
-    def __init__(self, action: str, status: str) -> None:
-        super().__init__(f"cannot {action.replace('_', ' ')} a workspace that is {status}")
+    """The action is not allowed now; `status` is the workspace's (or snapshot's) current one."""
+
+    def __init__(self, action: str, status: str, subject: str = "a workspace") -> None:
+        super().__init__(f"cannot {action.replace('_', ' ')} {subject} that is {status}")
         self.status = status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from pony.orm import db_session
 
@@ -30,7 +31,7 @@ def insert_snapshot(
     return SnapshotRecord.from_entity(snapshot), op
 
 
-def _visible_snapshot(workspace_id: str, snapshot_id: str) -> object:
+def _visible_snapshot(workspace_id: str, snapshot_id: str) -> Any:
     snapshot = active().entities.Snapshot.get(id=snapshot_id)
     if snapshot is None or snapshot.workspace_id != workspace_id or snapshot.deleted_at:
         raise NotFound(snapshot_id)
@@ -53,9 +54,9 @@ def request_snapshot_action(
     _visible(workspace_id, owner)
     snapshot = _visible_snapshot(workspace_id, snapshot_id)
     if action is OperationType.SNAPSHOT_RESTORE and snapshot.status != SnapshotStatus.READY.value:
-        raise InvalidTransition("restore from", f"a snapshot that is {snapshot.status}")
+        raise InvalidTransition("restore from", snapshot.status, subject="a snapshot")
     if action is OperationType.SNAPSHOT_DELETE:
         if snapshot.status == SnapshotStatus.DELETING.value:
-            raise InvalidTransition("delete", "a snapshot that is already being deleted")
+            raise InvalidTransition("delete", snapshot.status, subject="a snapshot")
         snapshot.status = SnapshotStatus.DELETING.value
     return request_action(workspace_id, owner, action, Limits(), snapshot_id)
