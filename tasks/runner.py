@@ -25,6 +25,8 @@ log = logging.getLogger("vm_api.tasks")
 
 # Another operation of the same workspace holds it; look again this soon.
 BUSY_RETRY_SECONDS = 0.5
+# A transient provider failure (daemon down) waits this long, doubling per attempt.
+TRANSIENT_RETRY_SECONDS = 5.0
 
 Work = Callable[[Provider, Claim], Outcome]
 
@@ -40,6 +42,12 @@ def execute(operation_id: str, work: Work) -> None:
     try:
         outcome = work(get_provider(claim.workspace.provider, settings), claim)
     except ProviderError as exc:
+        attempts = claim.operation.attempts
+        if exc.transient and attempts < settings.max_attempts:
+            delay = TRANSIENT_RETRY_SECONDS * 2 ** (attempts - 1)
+            log.warning("operation %s: %s; retrying in %.0f s", operation_id, exc, delay)
+            release_operation(operation_id)
+            raise RetryTask(delay=delay) from exc
         log.warning("operation %s failed: %s", operation_id, exc)
         fail_operation(operation_id, str(exc))
     except Exception:
