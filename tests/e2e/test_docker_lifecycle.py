@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,11 +41,13 @@ def docker_service(
         for container in docker_client.containers.list(
             all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
         ):
-            container.remove(force=True)
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
         for image in docker_client.images.list(
             filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
         ):
-            docker_client.images.remove(image.id, force=True)
+            with contextlib.suppress(docker.errors.APIError):
+                docker_client.images.remove(image.id, force=True)
 
 
 def container_of(client: docker.DockerClient, workspace_id: str) -> Container:

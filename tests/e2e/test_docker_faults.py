@@ -1,0 +1,137 @@
+"""Docker faults: a worker killed mid-provisioning, and the daemon stopped mid-run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from docker_support import docker_available, require_docker
+from harness import StartService, wait_until
+
+pytestmark = pytest.mark.slow
+
+LABEL_WORKSPACE = "vm-api.workspace-id"
+RECOVERY = {
+    "VM_API_DEFAULT_PROVIDER": "docker",
+    "VM_API_HEARTBEAT_TIMEOUT": "3",
+    "VM_API_PROVISIONER_INTERVAL": "1",
+    "VM_API_REQUEUE_AFTER": "2",
+}
+
+
+@pytest.fixture
+def docker_client() -> Iterator[docker.DockerClient]:
+    require_docker()
+    client = docker.from_env(timeout=30)
+    yield client
+    client.close()
+
+
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db_path, timeout=30) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def settled(db_path: Path) -> bool:
+    return (
+        rows(db_path, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')")[0][
+            0
+        ]
+        == 0
+    )
+
+
+def remove_everything(client: docker.DockerClient, ids: list[str]) -> None:
+    for workspace_id in ids:
+        for container in client.containers.list(
+            all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
+        ):
+            # The service's own janitor may be removing it at the same moment.
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+
+
+def test_kill_9_of_the_worker_leaves_exactly_one_container_per_workspace(
+    start_service: StartService, docker_client: docker.DockerClient
+) -> None:
+    web = start_service("web", **RECOVERY)
+    worker = start_service("worker", config=web.config)
+    db = web.config.db_path
+    with web.config.client() as api:
+        ids = [
+            api.post("/api/v1/workspaces", json={"name": f"d{i}"}).json()["id"] for i in range(10)
+        ]
+    try:
+        wait_until(
+            lambda: rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0] > 0,
+            30,
+            interval=0.005,
+            what="a create in flight",
+        )
+        worker.kill()
+        start_service("worker", config=web.config)
+        wait_until(lambda: settled(db), 90, interval=0.2, what="every create settled")
+        assert dict(rows(db, "SELECT id, status FROM workspaces")) == {i: "running" for i in ids}
+        for workspace_id in ids:
+            containers = docker_client.containers.list(
+                all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
+            )
+            assert len(containers) == 1, workspace_id
+            assert containers[0].status == "running"
+    finally:
+        remove_everything(docker_client, ids)
+
+
+def _dockerd_command() -> tuple[int, list[str]]:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parts = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if parts and Path(parts[0].decode()).name == "dockerd":
+            return int(entry.name), [p.decode() for p in parts if p]
+    raise LookupError("no dockerd process")
+
+
+def test_work_resumes_after_the_docker_daemon_comes_back(
+    start_service: StartService, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """The daemon is stopped, a create is accepted, the daemon returns: the workspace runs."""
+    service = start_service(**RECOVERY)
+    pid, command = _dockerd_command()
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 60, what="dockerd to stop")
+    ids: list[str] = []
+    try:
+        with service.config.client() as api:
+            created = api.post("/api/v1/workspaces", json={"name": "patient"})
+            assert created.status_code == 201
+            ids.append(created.json()["id"])
+            # The provider's own retries (about 3.5 s) run out meanwhile: the first attempt fails.
+            time.sleep(6)
+            assert api.get(f"/api/v1/workspaces/{ids[0]}").json()["status"] == "creating"
+    finally:
+        with open(tmp_path / "dockerd.log", "ab") as log:
+            # setsid -f: the daemon outlives this test and is not our child to reap.
+            subprocess.run(["setsid", "-f", *command], stdout=log, stderr=log, check=True)
+        wait_until(docker_available, 60, interval=0.5, what="dockerd to answer again")
+    try:
+        db = service.config.db_path
+        wait_until(lambda: settled(db), 90, interval=0.5, what="the create to finish")
+        assert rows(db, "SELECT status FROM workspaces") == [("running",)]
+        attempts = rows(db, "SELECT attempts FROM operations WHERE operation_type = 'create'")
+        assert attempts[0][0] >= 2  # it did fail first, and was retried
+        assert "retrying in" in service.log_text()
+    finally:
+        remove_everything(docker.from_env(timeout=30), ids)
+
