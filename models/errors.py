@@ -13,11 +13,14 @@ class NameTaken(Exception):
 
 
 class InvalidTransition(Exception):
-    """The action is not allowed now; `status` is the workspace's (or snapshot's) current one."""
+    """The action is not allowed now. `field` names what `status` is the status of, as the
+    error body reports it: `status` (the workspace's) or `snapshot_status`."""
 
-    def __init__(self, action: str, status: str, subject: str = "a workspace") -> None:
+    def __init__(self, action: str, status: str, *, snapshot: bool = False) -> None:
+        subject = "a snapshot" if snapshot else "a workspace"
         super().__init__(f"cannot {action.replace('_', ' ')} {subject} that is {status}")
         self.status = status
+        self.field = "snapshot_status" if snapshot else "status"
 
 
 class QuotaExceeded(Exception):

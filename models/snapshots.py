@@ -54,9 +54,9 @@ def request_snapshot_action(
     _visible(workspace_id, owner)
     snapshot = _visible_snapshot(workspace_id, snapshot_id)
     if action is OperationType.SNAPSHOT_RESTORE and snapshot.status != SnapshotStatus.READY.value:
-        raise InvalidTransition("restore from", snapshot.status, subject="a snapshot")
+        raise InvalidTransition("restore from", snapshot.status, snapshot=True)
     if action is OperationType.SNAPSHOT_DELETE:
         if snapshot.status == SnapshotStatus.DELETING.value:
-            raise InvalidTransition("delete", snapshot.status, subject="a snapshot")
+            raise InvalidTransition("delete", snapshot.status, snapshot=True)
         snapshot.status = SnapshotStatus.DELETING.value
     return request_action(workspace_id, owner, action, Limits(), snapshot_id)

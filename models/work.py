@@ -143,8 +143,9 @@ def complete_operation(operation_id: str, outcome: Outcome) -> bool:
     ws.updated_at = now
     snapshot = _snapshot_of(op)
     if snapshot is not None and action is OperationType.SNAPSHOT:
-        snapshot.status = SnapshotStatus.READY.value
         snapshot.size_bytes = outcome.size_bytes
+        if snapshot.status == SnapshotStatus.CREATING.value:  # a delete may have come first
+            snapshot.status = SnapshotStatus.READY.value
     elif snapshot is not None and action is OperationType.SNAPSHOT_DELETE:
         snapshot.deleted_at = now
     return True

@@ -19,6 +19,7 @@ from models.states import (
     OperationType,
     WorkspaceStatus,
     can_apply,
+    success_status,
     transitional_status,
 )
 from models.store import active
@@ -151,8 +152,13 @@ def request_action(
     if not can_apply(action, WorkspaceStatus(ws.status)):
         raise InvalidTransition(action.value, ws.status)
     now = utcnow()
-    starting = action is OperationType.START and limits.max_running
-    if starting and _live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running:
+    # Every action that ends in `running` from a status that does not count (stopped,
+    # failed) is a start as far as the limit goes: start, restart, rebuild, restore.
+    brings_up = success_status(action) is WorkspaceStatus.RUNNING
+    counted = WorkspaceStatus(ws.status) in ACTIVE_STATUSES
+    if limits.max_running and brings_up and not counted and (
+        _live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running
+    ):
         raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
     if action is OperationType.DELETE:
         _cancel_pending(ws.id, now)

@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
-from quart import Quart
+from typing import Any, NoReturn
+
+from quart import Quart, Request
 from quart_schema import Info, QuartSchema
 
 from models.store import open_store
 from service import __version__
 from service.blueprints import health, me, operations, snapshots, templates, workspaces
 from service.config import Settings
-from service.errors import register_error_handlers
+from service.errors import APIError, register_error_handlers
 from tasks.queue import configure_queue
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
+class APIRequest(Request):
+    """Quart decodes the body before its JSON error handling starts: a body that is not UTF-8,
+    or nested deeper than the parser can follow, would otherwise be a 500."""
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except UnicodeDecodeError:
+            if silent:
+                return None
+            raise APIError(400, "BAD_REQUEST", "request body is not UTF-8 JSON") from None
+        except RecursionError:
+            if silent:
+                return None
+            raise APIError(400, "BAD_REQUEST", "JSON body is nested too deeply") from None
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _use_strict_json(app: Quart) -> None:
+    """NaN and Infinity are not JSON: accepted, they would be stored and then sent back in
+    responses that no strict client can parse. Keeps quart-schema's provider for output."""
+    base: Any = type(app.json)
+
+    class StrictJSONProvider(base):  # type: ignore[misc]
+        def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+            kwargs.setdefault("parse_constant", _reject_constant)
+            return super().loads(s, **kwargs)
+
+    app.json = StrictJSONProvider(app)
+
+
 def create_app(settings: Settings) -> Quart:
     """Binds the (already migrated) database and the queue named by `settings`."""
-    app = Quart("vm_api")
+    # no static folder: Quart would serve ./static from whatever directory the service runs in
+    app = Quart("vm_api", static_folder=None)
+    app.request_class = APIRequest
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     QuartSchema(
         app,
@@ -33,6 +71,7 @@ def create_app(settings: Settings) -> Quart:
         },
         security=[{"user": []}, {"devUser": []}],
     )
+    _use_strict_json(app)
     register_error_handlers(app)
     for module in (health, workspaces, snapshots, operations, templates, me):
         app.register_blueprint(module.blueprint)

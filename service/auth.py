@@ -14,7 +14,7 @@ from quart import current_app, g, request
 from service.config import Settings
 from service.errors import APIError
 
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 PROXY_HEADERS = ("X-VM-User", "X-Forwarded-User")
 DEV_HEADER = "x-user"
 
@@ -32,21 +32,27 @@ class Viewer:
         return None if self.is_admin else self.user
 
 
-def _is_in(address: str | None, networks: tuple[Any, ...]) -> bool:
+def _ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The peer's address; an IPv4 peer of a dual-stack socket comes as ::ffff:a.b.c.d."""
     if not address:
-        return False
+        return None
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
-        return False
-    return any(ip in network for network in networks)
+        return None  # e.g. a Unix socket peer, or "<local>"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_in(address: str | None, networks: tuple[Any, ...]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip in network for network in networks)
 
 
 def _is_loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    ip = _ip(address)
+    return ip is not None and ip.is_loopback
 
 
 def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> str | None:
@@ -60,7 +66,8 @@ def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> s
     for value in candidates:
         if value is None:
             continue
-        if not USER_NAME.match(value):
+        # fullmatch: `$` would also let a trailing newline through
+        if not USER_NAME.fullmatch(value):
             raise APIError(
                 400,
                 "INVALID_USER",

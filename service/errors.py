@@ -24,8 +24,11 @@ class APIError(Exception):
         self.extra = extra
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"error": message, "code": code, **extra}), status
+def error_response(
+    http_status: int, code: str, message: str, /, **extra: Any
+) -> tuple[Response, int]:
+    # positional-only: `extra` may carry a body field named "status" (a workspace's status)
+    return jsonify({"error": message, "code": code, **extra}), http_status
 
 
 def _describe(error: Exception) -> str:
@@ -42,7 +45,8 @@ def _describe(error: Exception) -> str:
         elif not field:
             parts.append("request body must be a JSON object")
         else:
-            parts.append(f"{field}: {detail['msg']}")
+            # our own validators' messages come prefixed with pydantic's "Value error, "
+            parts.append(f"{field}: {detail['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
@@ -76,7 +80,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(InvalidTransition)
     async def invalid_transition(error: InvalidTransition) -> tuple[Response, int]:
-        return error_response(409, "INVALID_STATE", str(error), status=error.status)
+        return error_response(409, "INVALID_STATE", str(error), **{error.field: error.status})
 
     @app.errorhandler(QuotaExceeded)
     async def quota_exceeded(error: QuotaExceeded) -> tuple[Response, int]:
@@ -85,10 +89,6 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(BadCursor)
     async def bad_cursor(error: BadCursor) -> tuple[Response, int]:
         return error_response(400, "INVALID_CURSOR", str(error))
-
-    @app.errorhandler(RecursionError)
-    async def too_deep(_error: RecursionError) -> tuple[Response, int]:
-        return error_response(400, "BAD_REQUEST", "JSON body is nested too deeply")
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> tuple[Response, int]:

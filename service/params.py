@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from urllib.parse import urlencode
@@ -12,6 +13,9 @@ from service.errors import APIError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# ASCII digits only: str.isdigit() also takes superscripts (int() raises) and full-width
+# digits (int() reads them).
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _invalid(name: str, message: str) -> APIError:
@@ -19,16 +23,21 @@ def _invalid(name: str, message: str) -> APIError:
 
 
 def check_known(args: MultiDict, allowed: Iterable[str]) -> None:
-    unknown = sorted(set(args.keys()) - set(allowed))
+    """Unknown and repeated parameters are refused: only the first value would be read."""
+    names = list(allowed)
+    unknown = sorted(set(args.keys()) - set(names))
     if unknown:
-        raise _invalid(unknown[0], f"unknown query parameter; allowed: {', '.join(allowed)}")
+        raise _invalid(unknown[0], f"unknown query parameter; allowed: {', '.join(names)}")
+    repeated = sorted(key for key in set(args.keys()) if len(args.getlist(key)) > 1)
+    if repeated:
+        raise _invalid(repeated[0], "given more than once")
 
 
 def limit(args: MultiDict) -> int:
     raw = args.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _WHOLE_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise _invalid("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
     return int(raw)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 METADATA_MAX_BYTES = 16 * 1024
+# Deep nesting fits in 16 KiB, but every later json.dumps of it would recurse that deep.
+METADATA_MAX_DEPTH = 32
 
 
 class StrictModel(BaseModel):
@@ -17,8 +19,26 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest (without recursing: the input is untrusted)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, level)
+        if level <= METADATA_MAX_DEPTH:  # deeper than that is already too deep
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(json.dumps(value, separators=(",", ":"))) > METADATA_MAX_BYTES:
+    if value is None:
+        return value
+    if _depth(value) > METADATA_MAX_DEPTH:
+        raise ValueError(f"metadata must nest at most {METADATA_MAX_DEPTH} levels deep")
+    if len(json.dumps(value, separators=(",", ":"))) > METADATA_MAX_BYTES:
         raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes of JSON")
     return value
 
@@ -107,6 +127,25 @@ class Template(BaseModel):
     memory_mb: int | None
     max_cpus: float | None
     max_memory_mb: int | None
+
+
+# Named list types: the OpenAPI document would otherwise describe each list with the docstring
+# of Python's `list`.
+class WorkspaceList(RootModel[list[Workspace]]):
+    """The caller's workspaces, newest first. A `Link: <...>; rel="next"` header points to the
+    next page when there is one."""
+
+
+class OperationList(RootModel[list[Operation]]):
+    """The caller's operations, newest first, paged like workspaces (`Link` rel="next")."""
+
+
+class SnapshotList(RootModel[list[Snapshot]]):
+    """The workspace's snapshots, oldest first."""
+
+
+class TemplateList(RootModel[list[Template]]):
+    """The operator's template catalogue."""
 
 
 class Error(BaseModel):

@@ -45,7 +45,8 @@ def check_provider(provider: str) -> str:
 
 
 def check_template(name: str | None, catalogue: Catalogue) -> Template:
-    chosen = catalogue.get(name or catalogue.default_name)
+    # only an absent template means the default; "" is a name, and an unknown one
+    chosen = catalogue.get(catalogue.default_name if name is None else name)
     if chosen is None:
         raise APIError(
             400,

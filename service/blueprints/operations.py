@@ -12,14 +12,14 @@ from models.operations import select_operation, select_operations
 from models.states import OperationStatus, OperationType
 from service import params
 from service.auth import require_user, viewer
-from service.schemas import Error, Operation, OperationListQuery
+from service.schemas import Error, Operation, OperationList, OperationListQuery
 
 blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
 
 
 @blueprint.get("/operations")
 @document_querystring(OperationListQuery)
-@document_response(list[Operation], 200)
+@document_response(OperationList, 200)
 @require_user
 async def get_operations() -> tuple[Response, int, dict[str, str]]:
     args = request.args

@@ -13,7 +13,13 @@ from models.states import OperationType
 from service import params
 from service.auth import require_user, viewer
 from service.blueprints.workspaces import accepted
-from service.schemas import Error, Snapshot, SnapshotAccepted, SnapshotCreate, WorkspaceAccepted
+from service.schemas import (
+    Error,
+    SnapshotAccepted,
+    SnapshotCreate,
+    SnapshotList,
+    WorkspaceAccepted,
+)
 from tasks.dispatch import enqueue_operation
 
 blueprint = Blueprint("snapshots", __name__, url_prefix="/api/v1/workspaces/<workspace_id>")
@@ -33,7 +39,7 @@ async def post_snapshot(workspace_id: str, data: SnapshotCreate) -> tuple[Any, i
 
 
 @blueprint.get("/snapshots")
-@document_response(list[Snapshot], 200)
+@document_response(SnapshotList, 200)
 @document_response(Error, 404)
 @require_user
 async def get_snapshots(workspace_id: str) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from service.schemas import (
     Workspace,
     WorkspaceAccepted,
     WorkspaceCreate,
+    WorkspaceList,
     WorkspaceListQuery,
     WorkspaceUpdate,
 )
@@ -55,7 +56,7 @@ async def accepted(workspace: WorkspaceRecord, operation: OperationRecord) -> tu
 
 @blueprint.get("/workspaces")
 @document_querystring(WorkspaceListQuery)
-@document_response(list[Workspace], 200)
+@document_response(WorkspaceList, 200)
 @require_user
 async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
     args = request.args
@@ -76,7 +77,7 @@ async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
 @validate_request(WorkspaceCreate)
 async def post_workspace(data: WorkspaceCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
     settings = _settings()
-    provider = check_provider(data.provider or settings.default_provider)
+    provider = check_provider(settings.default_provider if data.provider is None else data.provider)
     template = check_template(data.template, catalogue_for(settings))
     cpus, memory_mb = check_resources(template, data.cpus, data.memory_mb)
     if data.repo_url is not None:

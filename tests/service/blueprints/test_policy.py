@@ -1,0 +1,147 @@
+"""What the project promises of every route: /api needs an identity, another user's objects
+are not found, and every route is documented."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from api_support import ALICE, BOB, assert_error, create_workspace, get_json, run_queued
+from quart import Quart
+from quart.testing import QuartClient
+from werkzeug.routing import Rule
+
+# Routes that quart-schema adds for the documentation itself.
+DOCUMENTATION_ENDPOINTS = {"openapi", "swagger_ui", "redoc_ui", "scalar_ui"}
+# A valid body for each route that takes one, so that only the ownership check can refuse it.
+BODIES = {
+    ("POST", "/api/v1/workspaces"): {"name": "fresh"},
+    ("PATCH", "/api/v1/workspaces/<workspace_id>"): {"name": "renamed"},
+    ("POST", "/api/v1/workspaces/<workspace_id>/snapshots"): {"name": "theirs"},
+}
+
+
+def api_routes(app: Quart) -> list[tuple[str, Rule]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            routes.extend((method, rule) for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
+    return routes
+
+
+def fill(rule: Rule, values: dict[str, str]) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda match: values[match.group(1)], rule.rule)
+
+
+async def call(
+    client: QuartClient, method: str, rule: Rule, path: str, headers: dict[str, str]
+) -> Any:
+    body = BODIES.get((method, rule.rule))
+    return await client.open(path, method=method, json=body, headers=headers)
+
+
+def test_there_are_api_routes_to_check(app: Quart) -> None:
+    assert len(api_routes(app)) >= 17
+
+
+def test_every_api_route_requires_a_user(app: Quart) -> None:
+    unguarded = [
+        f"{method} {rule.rule}"
+        for method, rule in api_routes(app)
+        if not getattr(app.view_functions[rule.endpoint], "requires_user", False)
+    ]
+
+    assert unguarded == []
+
+
+async def test_every_api_route_refuses_an_anonymous_caller(app: Quart, client: QuartClient) -> None:
+    # Ids that exist, so that a 404 cannot stand in for the missing 401.
+    values = await _objects_of_alice(client)
+
+    for method, rule in api_routes(app):
+        response = await call(client, method, rule, fill(rule, values), headers={})
+        body = await assert_error(response, 401, "UNAUTHORIZED")
+        assert "user" in body["error"], f"{method} {rule.rule}"
+
+
+async def _objects_of_alice(client: QuartClient) -> dict[str, str]:
+    workspace = await create_workspace(client, "alices")
+    run_queued()
+    response = await client.post(
+        f"/api/v1/workspaces/{workspace['id']}/snapshots", json={"name": "s"}, headers=ALICE
+    )
+    assert response.status_code == 202
+    run_queued()
+    snapshot = await response.get_json()
+    return {
+        "workspace_id": workspace["id"],
+        "snapshot_id": snapshot["id"],
+        "operation_id": snapshot["operation_id"],
+    }
+
+
+async def test_another_user_gets_not_found_for_every_owned_object(
+    app: Quart, client: QuartClient
+) -> None:
+    values = await _objects_of_alice(client)
+    before = await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}")
+    checked = []
+
+    for method, rule in api_routes(app):
+        if not rule.arguments:
+            continue
+        response = await call(client, method, rule, fill(rule, values), headers=BOB)
+        await assert_error(response, 404, "NOT_FOUND")
+        checked.append(f"{method} {rule.rule}")
+
+    assert len(checked) >= 12
+    # nothing bob sent reached alice's objects
+    assert await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}") == before
+    snapshots = await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}/snapshots")
+    assert [(s["id"], s["status"]) for s in snapshots] == [(values["snapshot_id"], "ready")]
+    assert await get_json(client, "/api/v1/workspaces", BOB) == []
+    assert await get_json(client, "/api/v1/operations", BOB) == []
+
+
+async def test_the_owner_reaches_every_owned_object(app: Quart, client: QuartClient) -> None:
+    # The counterpart of the test above: the same paths are valid for alice, so bob's 404s
+    # come from the ownership check. Reads only, so that nothing changes between the calls.
+    values = await _objects_of_alice(client)
+
+    for method, rule in api_routes(app):
+        if rule.arguments and method == "GET":
+            response = await call(client, method, rule, fill(rule, values), headers=ALICE)
+            assert response.status_code == 200, f"{method} {rule.rule}"
+
+
+async def test_every_route_is_documented(app: Quart, client: QuartClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    paths = (await response.get_json())["paths"]
+
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in DOCUMENTATION_ENDPOINTS:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method.lower() not in paths.get(path, {}):
+                missing.append(f"{method} {rule.rule}")
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redocs"])
+async def test_the_documentation_pages_are_html(client: QuartClient, path: str) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "/openapi.json" in (await response.get_data(as_text=True))
+
+
+async def test_nothing_is_served_as_static_files(client: QuartClient) -> None:
+    response = await client.get("/static/pyproject.toml")
+
+    await assert_error(response, 404, "NOT_FOUND")
