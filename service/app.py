@@ -12,6 +12,7 @@ from service import __version__
 from service.blueprints import health, me, operations, snapshots, templates, workspaces
 from service.config import Settings
 from service.errors import APIError, register_error_handlers
+from service.openapi import VmApiOpenAPIProvider
 from tasks.queue import configure_queue
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,11 +66,7 @@ def create_app(settings: Settings) -> Quart:
             description="Hosted developer workspaces. Identify yourself with the X-VM-User "
             "header (set by the auth proxy) or x-user (local development).",
         ),
-        security_schemes={
-            "user": {"type": "apiKey", "in_": "header", "name": "X-VM-User"},
-            "devUser": {"type": "apiKey", "in_": "header", "name": "x-user"},
-        },
-        security=[{"user": []}, {"devUser": []}],
+        openapi_provider_class=VmApiOpenAPIProvider,
     )
     _use_strict_json(app)
     register_error_handlers(app)

@@ -63,18 +63,15 @@ def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> s
         candidates.extend(headers.get(name) for name in PROXY_HEADERS)
     if settings.allow_dev_user_header or _is_loopback(remote_addr):
         candidates.append(headers.get(DEV_HEADER))
-    for value in candidates:
-        if value is None:
-            continue
-        # fullmatch: `$` would also let a trailing newline through
-        if not USER_NAME.fullmatch(value):
-            raise APIError(
-                400,
-                "INVALID_USER",
-                "user name must be 1-64 letters, digits, '_', '.', '@' or '-'",
-            )
-        return value
-    return None
+    present = [value for value in candidates if value is not None]
+    # Every identity header that counts must be well-formed, not only the one that wins:
+    # a malformed one is an injection attempt or a broken proxy, never to be skipped over.
+    # fullmatch: `$` would also let a trailing newline through.
+    if any(not USER_NAME.fullmatch(value) for value in present):
+        raise APIError(
+            400, "INVALID_USER", "user name must be 1-64 letters, digits, '_', '.', '@' or '-'"
+        )
+    return present[0] if present else None
 
 
 def require_user(handler: F) -> F:

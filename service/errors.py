@@ -101,7 +101,11 @@ def register_error_handlers(app: Quart) -> None:
             413: "request body is larger than 1 MiB",
         }
         message = messages.get(status) or error.description or error.name or "error"
-        return error_response(status, code, message)
+        response, status = error_response(status, code, message)
+        allowed = getattr(error, "valid_methods", None)
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response, status
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> tuple[Response, int]:

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
+
+from models.states import VISIBLE_STATUSES, OperationStatus, OperationType
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 METADATA_MAX_BYTES = 16 * 1024
 # Deep nesting fits in 16 KiB, but every later json.dumps of it would recurse that deep.
 METADATA_MAX_DEPTH = 32
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    """JSON has one number type: 300.0 is the integer 300 (JSON Schema agrees), while strict
+    mode would refuse it. Strings and booleans still are not integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_to_int)]
 
 
 class StrictModel(BaseModel):
@@ -48,10 +62,10 @@ class WorkspaceCreate(StrictModel):
     repo_url: str | None = Field(default=None, max_length=2048)
     template: str | None = Field(default=None, max_length=63)
     provider: str | None = Field(default=None, max_length=32)
-    ttl_seconds: int | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
+    ttl_seconds: WholeNumber | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
     metadata: dict[str, Any] = Field(default_factory=dict)
     cpus: float | None = Field(default=None, gt=0, le=256)
-    memory_mb: int | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
+    memory_mb: WholeNumber | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
 
     _metadata_size = field_validator("metadata")(_check_metadata)
 
@@ -59,7 +73,7 @@ class WorkspaceCreate(StrictModel):
 class WorkspaceUpdate(StrictModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     metadata: dict[str, Any] | None = None
-    ttl_seconds: int | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
+    ttl_seconds: WholeNumber | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
 
     _metadata_size = field_validator("metadata")(_check_metadata)
 
@@ -155,14 +169,48 @@ class Error(BaseModel):
 
 class ListQuery(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=1000)
-    cursor: str | None = None
+    cursor: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+WorkspaceStatusName = Literal[tuple(s.value for s in VISIBLE_STATUSES)]  # type: ignore[valid-type]
+OperationTypeName = Literal[tuple(t.value for t in OperationType)]  # type: ignore[valid-type]
+OperationStatusName = Literal[tuple(s.value for s in OperationStatus)]  # type: ignore[valid-type]
 
 
 class WorkspaceListQuery(ListQuery):
-    status: str | None = None
+    status: WorkspaceStatusName | None = None
 
 
 class OperationListQuery(ListQuery):
-    workspace_id: str | None = None
-    type: str | None = None
-    status: str | None = None
+    workspace_id: UUID | None = None
+    type: OperationTypeName | None = None
+    status: OperationStatusName | None = None
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+    version: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    database: Literal["connected", "unavailable"]
+    queue: Literal["connected", "unavailable"]
+
+
+class Limits(BaseModel):
+    max_workspaces: int | None
+    max_running: int | None
+
+
+class Usage(BaseModel):
+    workspaces: int
+    running: int
+
+
+class Me(BaseModel):
+    user: str
+    admin: bool
+    limits: Limits
+    usage: Usage

@@ -7,15 +7,18 @@ from typing import Any
 from pony.orm import db_session
 from quart import Blueprint
 from quart.utils import run_sync
+from quart_schema import document_response
 
 from models.store import active
 from service import __version__
+from service.schemas import Health, Readiness
 from tasks.queue import queue_is_reachable
 
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/health")
+@document_response(Health, 200)
 async def get_health() -> dict[str, Any]:
     return {"status": "ok", "service": "vm-api", "version": __version__}
 
@@ -30,6 +33,8 @@ def _database_answers() -> bool:
 
 
 @blueprint.get("/health/ready")
+@document_response(Readiness, 200)
+@document_response(Readiness, 503)
 async def get_ready() -> tuple[dict[str, Any], int]:
     database = await run_sync(_database_answers)()
     queue = await run_sync(queue_is_reachable)()

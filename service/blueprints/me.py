@@ -6,14 +6,17 @@ from typing import Any
 
 from quart import Blueprint, current_app
 from quart.utils import run_sync
+from quart_schema import document_response
 
 from models.workspaces import usage
 from service.auth import require_user, viewer
+from service.schemas import Me
 
 blueprint = Blueprint("me", __name__, url_prefix="/api/v1")
 
 
 @blueprint.get("/me")
+@document_response(Me, 200)
 @require_user
 async def get_me() -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]

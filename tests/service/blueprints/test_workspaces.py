@@ -189,9 +189,15 @@ async def test_ttl_bounds_accepted(client: QuartClient) -> None:
 
 
 async def test_ttl_out_of_bounds_or_not_an_integer(client: QuartClient) -> None:
-    for ttl in (0, -1, 31536001, "10", True, 1.5, 10.0, [10]):
+    for ttl in (0, -1, 31536001, "10", True, 1.5, 10.5, [10]):
         body = await assert_error(await post(client, {"name": "ttl", "ttl_seconds": ttl}), 400)
         assert "ttl_seconds" in body["error"], ttl
+
+
+async def test_a_whole_number_written_as_a_float_is_an_integer(client: QuartClient) -> None:
+    # JSON (and JSON Schema) do not tell 10.0 from 10; refusing it would refuse valid input.
+    body = await create_workspace(client, "whole", ttl_seconds=10.0, memory_mb=128.0)
+    assert (body["ttl_seconds"], body["memory_mb"]) == (10, 128)
 
 
 async def test_metadata_must_be_an_object(client: QuartClient) -> None:

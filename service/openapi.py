@@ -1,0 +1,66 @@
+"""The OpenAPI document, completed with what every /api operation shares.
+
+Every /api operation reads the caller from one of the identity headers and may answer with
+the common errors; writing that on each route would be noise and easy to forget, so it is
+added here, in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart_schema import OpenAPIProvider
+
+from service.auth import DEV_HEADER, PROXY_HEADERS, USER_NAME
+
+# Integer keys, like quart-schema's own: the JSON provider sorts keys and cannot mix types.
+COMMON_ERRORS = {
+    400: "The request is malformed: bad JSON, a wrong type, an unknown field or parameter.",
+    401: "No user identity header.",
+    403: "A per-user limit would be passed.",
+    404: "No such resource, or not the caller's.",
+    405: "Method not allowed on this path.",
+    409: "The resource's current status does not allow this.",
+    413: "The body is larger than 1 MiB.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "code"],
+    "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+}
+IDENTITY_DESCRIPTION = {
+    "X-VM-User": "The user, as set by the auth proxy (believed only from trusted proxies).",
+    "X-Forwarded-User": "The user, as oauth2-proxy sets it (believed only from trusted proxies).",
+    DEV_HEADER: "The user, for local development (accepted from loopback or when enabled).",
+}
+
+
+def _identity_parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": header,
+            "in": "header",
+            "required": False,
+            "description": IDENTITY_DESCRIPTION[header],
+            "schema": {"type": "string", "pattern": f"^(?:{USER_NAME.pattern})$"},
+        }
+        for header in (*PROXY_HEADERS, DEV_HEADER)
+    ]
+
+
+class VmApiOpenAPIProvider(OpenAPIProvider):
+    def schema(self) -> dict[str, Any]:
+        document = super().schema()
+        document["components"]["schemas"]["Error"] = ERROR_SCHEMA
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in document["paths"].items():
+            if not path.startswith("/api/"):
+                continue
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["requestBody"]["required"] = True  # validate_request needs one
+                operation.setdefault("parameters", []).extend(_identity_parameters())
+                responses = operation.setdefault("responses", {})
+                for status, description in COMMON_ERRORS.items():
+                    responses.setdefault(status, {"description": description, "content": error_ref})
+        return document
