@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 _SUFFIX = re.compile(r"\.backup\.(\d+)(?:\.(\d+))?$")
@@ -30,13 +31,24 @@ def _reserve(db_path: Path) -> Path:
     raise BackupError(f"cannot find a free backup name for {db_path}")
 
 
-def copy_database(source: Path, target: Path) -> None:
-    """Copy one SQLite database onto another with the online backup API, in one step."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+def _read_only(path: Path) -> sqlite3.Connection:
+    # Quoted: a "?" or "#" in a folder name would otherwise end the path inside the URI.
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30)
+
+
+def copy_database(source: Path, target: Path, *, standalone: bool = False) -> None:
+    """Copy one SQLite database onto another with the online backup API, in one step.
+
+    `standalone` switches the copy out of WAL mode, so that it is one self-contained file that
+    can be read (or copied by hand) without leaving -wal and -shm files beside it.
+    """
+    src = _read_only(source)
     try:
         dst = sqlite3.connect(target, timeout=30)
         try:
             src.backup(dst, pages=-1)
+            if standalone:
+                dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
     finally:
@@ -48,7 +60,7 @@ def write_backup(db_path: Path, keep: int | None = None) -> Path:
         raise BackupError(f"no database at {db_path}")
     target = _reserve(db_path)
     try:
-        copy_database(db_path, target)
+        copy_database(db_path, target, standalone=True)
         with open(target, "rb") as handle:
             os.fsync(handle.fileno())
     except BaseException:
@@ -72,7 +84,8 @@ def list_backups(db_path: Path) -> list[Path]:
 def prune_backups(db_path: Path, keep: int) -> list[Path]:
     removed = list_backups(db_path)[keep:]
     for path in removed:
-        path.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return removed
 
 
@@ -85,7 +98,10 @@ def verify_database(path: Path) -> None:
         raise BackupError(f"cannot read {path}: {exc.strerror}") from None
     if header != SQLITE_HEADER:
         raise BackupError(f"{path} is not an SQLite database")
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        connection = _read_only(path)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {path}: {exc}") from None
     try:
         (result,) = connection.execute("PRAGMA integrity_check").fetchone()
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -48,8 +49,9 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
-    _prestart(settings)
+    # Held before migrating, so that a restore cannot slip in between migrating and serving.
     hold_running_lock(settings.db_path)
+    _prestart(settings)
     config = Config()
     config.bind = [settings.bind]
     config.application_path = "service.asgi:app"
@@ -65,8 +67,8 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     from models.store import open_store
     from tasks.queue import configure_queue, huey
 
-    _prestart(settings)
     hold_running_lock(settings.db_path)
+    _prestart(settings)
     open_store(settings.db_path)
     configure_queue(settings)
     import tasks.worker  # noqa: F401  (registers every task)
@@ -107,6 +109,7 @@ def cmd_queue(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_all(settings: Settings, _args: argparse.Namespace) -> int:
     """What the original binary did: one command runs the API and the background work."""
+    hold_running_lock(settings.db_path)
     _prestart(settings)
     children = [
         subprocess.Popen([sys.executable, "-m", "service.cli", part], start_new_session=True)
@@ -164,16 +167,23 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.command or "vm-api")
+    # yoyo logs every statement at INFO; our own lines say what was applied.
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    settings: Settings | None = None
     try:
         settings = Settings.from_env()
-        if args.command in (None, "web", "worker", "prestart"):
-            settings.check_writable()
+        settings.check_writable()
         return COMMANDS.get(args.command, cmd_all)(settings, args)
     except ConfigError as exc:
         print(f"vm-api: configuration error: {exc}", file=sys.stderr)
         return 2
     except (MigrationFailed, BackupError, ServiceRunning) as exc:
         print(f"vm-api: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        # For example VM_API_DB_PATH naming a file that is not an SQLite database.
+        where = f" ({settings.db_path})" if settings else ""
+        print(f"vm-api: database error: {exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

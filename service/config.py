@@ -56,11 +56,6 @@ class Settings:
     def resolved_data_dir(self) -> Path:
         return self.data_dir or self.db_path.parent
 
-    @property
-    def pid_file(self) -> Path:
-        """Written by running web and worker processes so that `restore` can refuse."""
-        return self.db_path.parent / "vm-api.pids"
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -108,11 +103,20 @@ class Settings:
             ("VM_API_DB_PATH", self.db_path.parent),
             ("VM_API_DATA_DIR", self.resolved_data_dir),
         ]
+        files = [("VM_API_DB_PATH", self.db_path)]
         if self.queue_url is None:
             checks.append(("VM_API_QUEUE_PATH", self.resolved_queue_path.parent))
+            files.append(("VM_API_QUEUE_PATH", self.resolved_queue_path))
+        for variable, path in files:
+            if path.is_dir():
+                raise ConfigError(f"{variable}: {path} is a folder, not a database file")
         for variable, folder in checks:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ConfigError(
+                    f"{variable}: cannot create {folder}: a file is in the way"
+                ) from None
             except OSError as exc:
                 raise ConfigError(f"{variable}: cannot create {folder}: {exc.strerror}") from None
             if not os.access(folder, os.W_OK | os.X_OK):
@@ -159,7 +163,8 @@ class _Reader:
         try:
             return cast(value)
         except ValueError:
-            raise ConfigError(f"{name} must be a {cast.__name__}, got {value!r}") from None
+            kind = "whole number" if cast is int else "number"
+            raise ConfigError(f"{name} must be a {kind}, got {value!r}") from None
 
     def positive_int(self, name: str, default: int) -> int:
         number = int(self._number(name, default, int))

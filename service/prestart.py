@@ -10,11 +10,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from yoyo import get_backend, read_migrations
 
 from service import runlock
-from service.backups import copy_database, verify_database, write_backup
+from service.backups import BackupError, copy_database, verify_database, write_backup
 from service.config import Settings
 
 log = logging.getLogger("vm_api.prestart")
@@ -59,6 +60,11 @@ def _undo_interrupted_run(db_path: Path) -> None:
         log.warning("an earlier migration run was interrupted; starting from an empty database")
         _remove_database(db_path)
     elif saved:
+        if not Path(saved).is_file():
+            raise MigrationFailed(
+                f"an earlier migration run was interrupted and its backup {saved} is gone; "
+                "put a backup back with `vm-api restore FILE`"
+            )
         log.warning("an earlier migration run was interrupted; restoring %s first", saved)
         copy_database(Path(saved), db_path)
     marker.unlink()
@@ -68,10 +74,15 @@ def _has_tables(db_path: Path) -> bool:
     return db_path.is_file() and db_path.stat().st_size > 0
 
 
-def run_prestart(settings: Settings) -> PrestartResult:
-    """Serialized across processes: a second hook started at once waits, then finds nothing."""
+def run_prestart(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> PrestartResult:
+    """Serialized across processes: a second hook started at once waits, then finds nothing.
+
+    A failing migration leaves the database as it was before this run (the backup is put back
+    and kept) and raises MigrationFailed naming the migration.
+    """
     settings.check_writable()
     db_path = settings.db_path
+    migrations = read_migrations(str(migrations_dir))
     with runlock.exclusive(db_path, "migrate"):
         _undo_interrupted_run(db_path)
         existed = _has_tables(db_path)
@@ -79,38 +90,45 @@ def run_prestart(settings: Settings) -> PrestartResult:
         try:
             # We hold the flock, so any yoyo lock row left behind belongs to a dead process.
             backend.break_lock()
+            pending = list(backend.to_apply(migrations))
+            if not pending:
+                return PrestartResult(applied=[], backup=None)
+            # Taken before yoyo's lock row is written, so putting it back leaves no lock row.
+            backup = write_backup(db_path, settings.backup_keep) if existed else None
+            _write_marker(db_path, str(backup) if backup else NEW_DATABASE)
             with backend.lock():
-                pending = list(backend.to_apply(read_migrations(str(MIGRATIONS_DIR))))
-                if not pending:
-                    return PrestartResult(applied=[], backup=None)
-                backup = write_backup(db_path, settings.backup_keep) if existed else None
-                _write_marker(db_path, str(backup) if backup else NEW_DATABASE)
-                applied = _apply(backend, pending, db_path, backup)
+                applied, failure = _apply(backend, pending)
         finally:
             backend.connection.close()
+        if failure is not None:
+            _put_back(db_path, backup)
+            _marker(db_path).unlink()
+            kept = f"; backup kept at {backup}" if backup else ""
+            raise MigrationFailed(f"{failure}; database left as it was{kept}")
         _marker(db_path).unlink()
     log.info("applied migrations %s", ", ".join(applied))
     return PrestartResult(applied=applied, backup=backup)
 
 
-def _apply(backend: object, pending: list, db_path: Path, backup: Path | None) -> list[str]:
+def _apply(backend: Any, pending: list[Any]) -> tuple[list[str], str | None]:
+    """Apply in order; stop at the first failure and describe it (yoyo's lock is still held)."""
     applied: list[str] = []
     for migration in pending:
         try:
-            backend.apply_one(migration)  # type: ignore[attr-defined]
+            backend.apply_one(migration)
         except Exception as exc:
-            backend.connection.close()  # type: ignore[attr-defined]
-            if backup is not None:
-                copy_database(backup, db_path)
-            else:
-                _remove_database(db_path)
-            _marker(db_path).unlink(missing_ok=True)
-            kept = f"; backup kept at {backup}" if backup else ""
-            raise MigrationFailed(
-                f"migration {migration.id} failed: {exc}; database left as it was{kept}"
-            ) from exc
+            reason = " ".join(str(exc).split())
+            return applied, f"migration {migration.id} failed: {reason}"
         applied.append(migration.id)
-    return applied
+    return applied, None
+
+
+def _put_back(db_path: Path, backup: Path | None) -> None:
+    """Undo every migration of this run: yoyo commits each one on its own."""
+    if backup is None:
+        _remove_database(db_path)
+        return
+    copy_database(backup, db_path)
 
 
 def restore(settings: Settings, source: Path) -> Path | None:
@@ -118,10 +136,14 @@ def restore(settings: Settings, source: Path) -> Path | None:
 
     The current database is itself backed up first, so a restore can be undone.
     """
-    verify_database(source)
     db_path = settings.db_path
-    with runlock.while_stopped(db_path):
+    if source.resolve() == db_path.resolve():
+        raise BackupError(f"{source} is the database itself; name a backup file")
+    verify_database(source)
+    with runlock.while_stopped(db_path), runlock.exclusive(db_path, "migrate"):
         safety = write_backup(db_path, None) if _has_tables(db_path) else None
         copy_database(source, db_path)
+        # An interrupted migration run would otherwise put its own backup over this restore.
+        _marker(db_path).unlink(missing_ok=True)
     log.info("restored %s from %s", db_path, source)
     return safety
