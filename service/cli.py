@@ -138,7 +138,8 @@ def cmd_all(settings: Settings, _args: argparse.Namespace) -> int:
             child.kill()
             child.wait()
     codes = [child.returncode for child in children]
-    return 0 if all(code in (0, -signal.SIGINT) for code in codes) else 1
+    # 130: a child stopped by SIGINT before it had installed its own handler (still clean).
+    return 0 if all(code in (0, 130, -signal.SIGINT) for code in codes) else 1
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
