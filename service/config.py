@@ -42,6 +42,7 @@ class Settings:
     max_workspaces_per_user: int = 0
     max_running_per_user: int = 0
     docker_host: str | None = None
+    instance: str = "vm-api"
 
     @property
     def bind(self) -> str:
@@ -90,6 +91,7 @@ class Settings:
             max_workspaces_per_user=reader.non_negative_int("VM_API_MAX_WORKSPACES_PER_USER", 0),
             max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
             docker_host=reader.optional("DOCKER_HOST"),
+            instance=reader.label("VM_API_INSTANCE", "vm-api"),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")
@@ -123,6 +125,7 @@ class Settings:
                 raise ConfigError(f"{variable}: {folder} is not writable")
 
 
+_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -212,6 +215,14 @@ class _Reader:
             )
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
+
+    def label(self, name: str, default: str) -> str:
+        value = self.raw(name, default)
+        if not _LABEL_RE.fullmatch(value):
+            raise ConfigError(
+                f"{name} must be 1-63 letters, digits, '_', '.' or '-', got {value!r}"
+            )
+        return value
 
     def names(self, name: str) -> list[str]:
         value = self.optional(name) or ""

@@ -26,7 +26,8 @@ def _build(name: str, settings: Settings) -> Provider:
     if name == "docker":
         from tasks.providers.docker import DockerProvider
 
-        return DockerProvider(settings.docker_host)
+        # The label value keeps two installations on one daemon out of each other's way.
+        return DockerProvider(settings.docker_host, service_label=settings.instance)
     raise ProviderError(f"unknown provider {name!r}; available: {', '.join(PROVIDERS)}")
 
 

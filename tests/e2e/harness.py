@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class ServiceConfig:
     root: Path
     port: int = field(default_factory=free_port)
     overrides: dict[str, str] = field(default_factory=dict)
+    instance: str = field(default_factory=lambda: f"vm-api-test-{uuid.uuid4().hex[:12]}")
 
     @property
     def db_path(self) -> Path:
@@ -110,6 +112,9 @@ class ServiceConfig:
                 "VM_API_DEFAULT_PROVIDER": "local",
                 "VM_API_ALLOW_FILE_REPOS": "1",
                 "VM_API_TEMPLATES_FILE": str(TEMPLATES_FILE),
+                # Its own label value: the janitor's drift repair of one test run must never
+                # see another run's containers on the same daemon as orphans.
+                "VM_API_INSTANCE": self.instance,
             }
         )
         env.update(self.overrides)

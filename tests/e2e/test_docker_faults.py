@@ -134,4 +134,3 @@ def test_work_resumes_after_the_docker_daemon_comes_back(
         assert "retrying in" in service.log_text()
     finally:
         remove_everything(docker.from_env(timeout=30), ids)
-

@@ -78,7 +78,7 @@ def test_create_stop_start_restart_snapshot_restore_rebuild_delete(
     labels = container.labels
     assert labels[LABEL_WORKSPACE] == ws_id
     assert labels["vm-api.owner"] == "alice"
-    assert labels["vm-api.service"] == "vm-api"
+    assert labels["vm-api.service"] == docker_service.config.instance
     host_config = container.attrs["HostConfig"]
     assert host_config["NanoCpus"] == 500_000_000
     assert host_config["Memory"] == 128 * 1024 * 1024
@@ -207,19 +207,29 @@ def test_drift_is_repaired_by_the_janitor(
     failed = wait_for_status(api, ws_id, ("failed",), 30)
     assert "disappeared outside vm-api" in failed["error_message"]
 
-    orphan_id = str(uuid.uuid4())
-    orphan = docker_client.containers.create(
-        "vm-api/test-base:latest",
-        ["sleep", "2147483647"],
-        name=f"vm-ws-{orphan_id}",
-        labels={LABEL_WORKSPACE: orphan_id, "vm-api.service": "vm-api", "vm-api.owner": "x"},
-        network_mode="none",
-    )
+    orphan_id, foreign_id = str(uuid.uuid4()), str(uuid.uuid4())
 
-    def orphan_removed() -> bool:
-        return not docker_client.containers.list(all=True, filters={"id": orphan.id})
+    def labelled(workspace_id: str, instance: str) -> Container:
+        return docker_client.containers.create(
+            "vm-api/test-base:latest",
+            ["sleep", "2147483647"],
+            name=f"vm-ws-{workspace_id}",
+            labels={LABEL_WORKSPACE: workspace_id, "vm-api.service": instance, "vm-api.owner": "x"},
+            network_mode="none",
+        )
 
-    wait_until(orphan_removed, 30, what="the orphan container to be removed")
-    assert "removing docker resources of workspace " + orphan_id in (
-        docker_service.process.log_text()
-    )
+    orphan = labelled(orphan_id, docker_service.config.instance)
+    # Another installation's container on the same daemon: never ours to remove.
+    foreign = labelled(foreign_id, "another-installation")
+    try:
+
+        def orphan_removed() -> bool:
+            return not docker_client.containers.list(all=True, filters={"id": orphan.id})
+
+        wait_until(orphan_removed, 30, what="the orphan container to be removed")
+        assert "removing docker resources of workspace " + orphan_id in (
+            docker_service.process.log_text()
+        )
+        assert docker_client.containers.list(all=True, filters={"id": foreign.id})
+    finally:
+        foreign.remove(force=True)

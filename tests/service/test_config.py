@@ -96,6 +96,8 @@ def test_queue_path_may_not_be_the_database_under_another_spelling(tmp_path: Pat
         ("VM_API_ADMINS", "alice,bad name"),
         ("VM_API_MAX_RUNNING_PER_USER", "-1"),
         ("VM_API_TEMPLATES_FILE", "/nonexistent/templates.toml"),
+        ("VM_API_INSTANCE", "two words"),
+        ("VM_API_INSTANCE", "-leading-dash"),
     ],
 )
 def test_malformed_value_names_its_variable(variable: str, value: str) -> None:
