@@ -33,16 +33,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadCursor("cursor is malformed") from None
 
 
-def page_of(
-    rows: list[Any],
-    limit: int,
-    to_record: Callable[[Any], Any],
-    moment_of: Callable[[Any], datetime],
-) -> Page:
-    """Turn up to limit + 1 fetched rows into a page; the extra row only says there is more."""
-    items = [to_record(row) for row in rows[:limit]]
+def page_of(rows: list[Any], limit: int, moment_of: Callable[[Any], datetime]) -> Page:
+    """Turn up to limit + 1 fetched records into a page; the extra one only says there is more."""
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor(moment_of(last), last.id)
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=rows[:limit], next_cursor=next_cursor)

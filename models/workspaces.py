@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pony.orm import count, db_session, desc
+from pony.orm import count, db_session
 
 from models.errors import InvalidTransition, NameTaken, NotFound, QuotaExceeded
-from models.pagination import decode_cursor, page_of
-from models.records import OperationRecord, Page, WorkspaceRecord, utcnow
+from models.reads import select_workspace, select_workspaces  # noqa: F401  (re-exported)
+from models.records import OperationRecord, WorkspaceRecord, utcnow
 from models.states import (
     ACTIVE_STATUSES,
     OperationStatus,
@@ -111,30 +111,6 @@ def _visible(workspace_id: str, owner: str | None) -> Any:
     return ws
 
 
-@db_session
-def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
-    return WorkspaceRecord.from_entity(_visible(workspace_id, owner))
-
-
-@db_session
-def select_workspaces(
-    owner: str | None, status: str | None, limit: int, cursor: str | None
-) -> Page:
-    Workspace = active().entities.Workspace
-    query = Workspace.select(lambda w: w.status != DELETED)
-    if owner is not None:
-        query = query.filter(lambda w: w.owner == owner)
-    if status is not None:
-        query = query.filter(lambda w: w.status == status)
-    if cursor is not None:
-        before, before_id = decode_cursor(cursor)
-        query = query.filter(
-            lambda w: w.created_at < before or (w.created_at == before and w.id < before_id)
-        )
-    rows = list(query.order_by(lambda w: (desc(w.created_at), desc(w.id)))[: limit + 1])
-    return page_of(rows, limit, WorkspaceRecord.from_entity, lambda row: row.created_at)
-
-
 @db_session(immediate=True)
 def request_action(
     workspace_id: str,
@@ -156,8 +132,11 @@ def request_action(
     # failed) is a start as far as the limit goes: start, restart, rebuild, restore.
     brings_up = success_status(action) is WorkspaceStatus.RUNNING
     counted = WorkspaceStatus(ws.status) in ACTIVE_STATUSES
-    if limits.max_running and brings_up and not counted and (
-        _live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running
+    if (
+        limits.max_running
+        and brings_up
+        and not counted
+        and (_live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running)
     ):
         raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
     if action is OperationType.DELETE:

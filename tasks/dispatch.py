@@ -6,6 +6,7 @@ import logging
 
 from models.states import OperationType
 from tasks import cleanup, lifecycle, provision
+from tasks.queue import huey
 
 log = logging.getLogger("vm_api.dispatch")
 
@@ -20,6 +21,16 @@ TASK_FOR = {
     OperationType.SNAPSHOT_RESTORE: lifecycle.restore_snapshot,
     OperationType.SNAPSHOT_DELETE: lifecycle.delete_snapshot,
 }
+
+
+def enqueue_operations(operations: list[tuple[str, str]]) -> bool:
+    """Many (operation id, type) pairs at once, in one queue transaction where possible."""
+    try:
+        huey.enqueue_all([TASK_FOR[OperationType(kind)].s(op_id) for op_id, kind in operations])
+    except Exception:
+        log.exception("could not enqueue %d operations; the sweep will retry them", len(operations))
+        return False
+    return True
 
 
 def enqueue_operation(operation_id: str, operation_type: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
 from models.work import mark_vanished
 from service.config import PROVIDERS, Settings
-from tasks.dispatch import enqueue_operation
+from tasks.dispatch import enqueue_operations
 from tasks.providers import get_provider
 from tasks.providers.base import ProviderError
 
@@ -31,8 +31,8 @@ def expire(batch: int = BATCH) -> int:
     total = 0
     while True:
         requeue = expire_workspaces(batch)
-        for item in requeue:
-            enqueue_operation(item.operation_id, item.operation_type)
+        if requeue:
+            enqueue_operations([(item.operation_id, item.operation_type) for item in requeue])
         total += len(requeue)
         if len(requeue) < batch:
             return total

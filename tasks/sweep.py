@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from models.maintenance import recover_operations
 from models.work import fail_operation
 from service.config import Settings
-from tasks.dispatch import enqueue_operation
+from tasks.dispatch import enqueue_operations
 
 log = logging.getLogger("vm_api.sweep")
 
@@ -29,7 +29,8 @@ def run_sweep(settings: Settings) -> SweepReport:
     )
     for item in recovery.requeue:
         log.warning("re-enqueueing lost operation %s (%s)", item.operation_id, item.operation_type)
-        enqueue_operation(item.operation_id, item.operation_type)
+    if recovery.requeue:
+        enqueue_operations([(item.operation_id, item.operation_type) for item in recovery.requeue])
     for operation_id in recovery.exhausted:
         fail_operation(
             operation_id,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from quart import Blueprint, current_app
+from quart import Blueprint, Response, current_app
 from quart.utils import run_sync
 from quart_schema import document_response
 
 from models.workspaces import usage
 from service.auth import require_user, viewer
+from service.responses import json_response
 from service.schemas import Me
 
 blueprint = Blueprint("me", __name__, url_prefix="/api/v1")
@@ -18,15 +17,17 @@ blueprint = Blueprint("me", __name__, url_prefix="/api/v1")
 @blueprint.get("/me")
 @document_response(Me, 200)
 @require_user
-async def get_me() -> dict[str, Any]:
+async def get_me() -> Response:
     settings = current_app.config["SETTINGS"]
     me = viewer()
-    return {
-        "user": me.user,
-        "admin": me.is_admin,
-        "limits": {
-            "max_workspaces": settings.max_workspaces_per_user or None,
-            "max_running": settings.max_running_per_user or None,
-        },
-        "usage": await run_sync(usage)(me.user),
-    }
+    return json_response(
+        {
+            "user": me.user,
+            "admin": me.is_admin,
+            "limits": {
+                "max_workspaces": settings.max_workspaces_per_user or None,
+                "max_running": settings.max_running_per_user or None,
+            },
+            "usage": await run_sync(usage)(me.user),
+        }
+    )

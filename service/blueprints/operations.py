@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, request
 from quart.utils import run_sync
 from quart_schema import document_querystring, document_response
 
@@ -12,6 +10,7 @@ from models.operations import select_operation, select_operations
 from models.states import OperationStatus, OperationType
 from service import params
 from service.auth import require_user, viewer
+from service.responses import json_response
 from service.schemas import Error, Operation, OperationList, OperationListQuery
 
 blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
@@ -21,7 +20,7 @@ blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
 @document_querystring(OperationListQuery)
 @document_response(OperationList, 200)
 @require_user
-async def get_operations() -> tuple[Response, int, dict[str, str]]:
+async def get_operations() -> Response:
     args = request.args
     params.check_known(args, ("limit", "cursor", "workspace_id", "type", "status"))
     page = await run_sync(select_operations)(
@@ -33,13 +32,13 @@ async def get_operations() -> tuple[Response, int, dict[str, str]]:
         args.get("cursor"),
     )
     headers = params.next_link(request.path, args, page.next_cursor)
-    return jsonify([o.to_json() for o in page.items]), 200, headers
+    return json_response([o.to_json() for o in page.items], 200, headers)
 
 
 @blueprint.get("/operations/<operation_id>")
 @document_response(Operation, 200)
 @document_response(Error, 404)
 @require_user
-async def get_operation(operation_id: str) -> dict[str, Any]:
+async def get_operation(operation_id: str) -> Response:
     record = await run_sync(select_operation)(params.path_uuid(operation_id), viewer().scope)
-    return record.to_json()
+    return json_response(record.to_json())

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from quart import Blueprint
+from quart import Blueprint, Response
 from quart.utils import run_sync
 from quart_schema import document_response, validate_request
 
@@ -13,6 +11,7 @@ from models.states import OperationType
 from service import params
 from service.auth import require_user, viewer
 from service.blueprints.workspaces import accepted
+from service.responses import json_response
 from service.schemas import (
     Error,
     SnapshotAccepted,
@@ -30,24 +29,24 @@ blueprint = Blueprint("snapshots", __name__, url_prefix="/api/v1/workspaces/<wor
 @document_response(Error, 409)
 @require_user
 @validate_request(SnapshotCreate)
-async def post_snapshot(workspace_id: str, data: SnapshotCreate) -> tuple[Any, int]:
+async def post_snapshot(workspace_id: str, data: SnapshotCreate) -> Response:
     snapshot, operation = await run_sync(insert_snapshot)(
         params.path_uuid(workspace_id), viewer().scope, data.name
     )
     await run_sync(enqueue_operation)(operation.id, operation.operation_type)
-    return {**snapshot.to_json(), "operation_id": operation.id}, 202
+    return json_response({**snapshot.to_json(), "operation_id": operation.id}, 202)
 
 
 @blueprint.get("/snapshots")
 @document_response(SnapshotList, 200)
 @document_response(Error, 404)
 @require_user
-async def get_snapshots(workspace_id: str) -> list[dict[str, Any]]:
+async def get_snapshots(workspace_id: str) -> Response:
     records = await run_sync(select_snapshots)(params.path_uuid(workspace_id), viewer().scope)
-    return [record.to_json() for record in records]
+    return json_response([record.to_json() for record in records])
 
 
-async def _act(workspace_id: str, snapshot_id: str, action: OperationType) -> tuple[Any, int]:
+async def _act(workspace_id: str, snapshot_id: str, action: OperationType) -> Response:
     workspace, operation = await run_sync(request_snapshot_action)(
         params.path_uuid(workspace_id), params.path_uuid(snapshot_id), viewer().scope, action
     )
@@ -58,7 +57,7 @@ async def _act(workspace_id: str, snapshot_id: str, action: OperationType) -> tu
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 409)
 @require_user
-async def restore_snapshot(workspace_id: str, snapshot_id: str) -> tuple[Any, int]:
+async def restore_snapshot(workspace_id: str, snapshot_id: str) -> Response:
     return await _act(workspace_id, snapshot_id, OperationType.SNAPSHOT_RESTORE)
 
 
@@ -66,5 +65,5 @@ async def restore_snapshot(workspace_id: str, snapshot_id: str) -> tuple[Any, in
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 404)
 @require_user
-async def delete_snapshot(workspace_id: str, snapshot_id: str) -> tuple[Any, int]:
+async def delete_snapshot(workspace_id: str, snapshot_id: str) -> Response:
     return await _act(workspace_id, snapshot_id, OperationType.SNAPSHOT_DELETE)

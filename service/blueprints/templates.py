@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from quart import Blueprint, current_app
+from quart import Blueprint, Response, current_app
 from quart_schema import document_response
 
 from service.auth import require_user
+from service.responses import json_response
 from service.schemas import TemplateList
 from tasks.specs import catalogue_for
 
@@ -17,5 +16,5 @@ blueprint = Blueprint("templates", __name__, url_prefix="/api/v1")
 @blueprint.get("/templates")
 @document_response(TemplateList, 200)
 @require_user
-async def get_templates() -> list[dict[str, Any]]:
-    return catalogue_for(current_app.config["SETTINGS"]).to_json()  # type: ignore[no-any-return]
+async def get_templates() -> Response:
+    return json_response(catalogue_for(current_app.config["SETTINGS"]).to_json())

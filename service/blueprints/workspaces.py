@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, request
+from quart import Blueprint, Response, current_app, request
 from quart.utils import run_sync
 from quart_schema import document_querystring, document_response, validate_request
 
@@ -23,6 +23,7 @@ from models.workspaces import (
 from service import params
 from service.auth import require_user, viewer
 from service.config import Settings
+from service.responses import json_response
 from service.schemas import (
     Error,
     Workspace,
@@ -48,17 +49,17 @@ def _limits() -> Limits:
     return Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
 
 
-async def accepted(workspace: WorkspaceRecord, operation: OperationRecord) -> tuple[Any, int]:
+async def accepted(workspace: WorkspaceRecord, operation: OperationRecord) -> Response:
     """Enqueue only now that the operation is committed, then answer 202."""
     await run_sync(enqueue_operation)(operation.id, operation.operation_type)
-    return {**workspace.to_json(), "operation_id": operation.id}, 202
+    return json_response({**workspace.to_json(), "operation_id": operation.id}, 202)
 
 
 @blueprint.get("/workspaces")
 @document_querystring(WorkspaceListQuery)
 @document_response(WorkspaceList, 200)
 @require_user
-async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
+async def get_workspaces() -> Response:
     args = request.args
     params.check_known(args, ("limit", "cursor", "status"))
     status = params.choice(args, "status", VISIBLE_STATUSES)
@@ -66,7 +67,7 @@ async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
         viewer().scope, status, params.limit(args), args.get("cursor")
     )
     headers = params.next_link(request.path, args, page.next_cursor)
-    return jsonify([w.to_json() for w in page.items]), 200, headers
+    return json_response([w.to_json() for w in page.items], 200, headers)
 
 
 @blueprint.post("/workspaces")
@@ -75,7 +76,7 @@ async def get_workspaces() -> tuple[Response, int, dict[str, str]]:
 @document_response(Error, 409)
 @require_user
 @validate_request(WorkspaceCreate)
-async def post_workspace(data: WorkspaceCreate) -> tuple[dict[str, Any], int, dict[str, str]]:
+async def post_workspace(data: WorkspaceCreate) -> Response:
     settings = _settings()
     provider = check_provider(settings.default_provider if data.provider is None else data.provider)
     template = check_template(data.template, catalogue_for(settings))
@@ -96,16 +97,16 @@ async def post_workspace(data: WorkspaceCreate) -> tuple[dict[str, Any], int, di
     workspace, operation = await run_sync(insert_workspace)(new, _limits())
     await run_sync(enqueue_operation)(operation.id, operation.operation_type)
     location = f"/api/v1/workspaces/{workspace.id}"
-    return workspace.to_json(), 201, {"Location": location}
+    return json_response(workspace.to_json(), 201, {"Location": location})
 
 
 @blueprint.get("/workspaces/<workspace_id>")
 @document_response(Workspace, 200)
 @document_response(Error, 404)
 @require_user
-async def get_workspace(workspace_id: str) -> dict[str, Any]:
+async def get_workspace(workspace_id: str) -> Response:
     record = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
-    return record.to_json()
+    return json_response(record.to_json())
 
 
 @blueprint.patch("/workspaces/<workspace_id>")
@@ -113,7 +114,7 @@ async def get_workspace(workspace_id: str) -> dict[str, Any]:
 @document_response(Error, 404)
 @require_user
 @validate_request(WorkspaceUpdate)
-async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> dict[str, Any]:
+async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> Response:
     given = data.model_fields_set
     changes: dict[str, Any] = {
         "name": data.name if "name" in given and data.name is not None else UNSET,
@@ -124,18 +125,18 @@ async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> dict[str,
     record = await run_sync(update_workspace)(
         params.path_uuid(workspace_id), viewer().scope, **changes
     )
-    return record.to_json()
+    return json_response(record.to_json())
 
 
 @blueprint.delete("/workspaces/<workspace_id>")
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 404)
 @require_user
-async def delete_workspace(workspace_id: str) -> tuple[Any, int]:
+async def delete_workspace(workspace_id: str) -> Response:
     return await _act(workspace_id, OperationType.DELETE)
 
 
-async def _act(workspace_id: str, action: OperationType) -> tuple[Any, int]:
+async def _act(workspace_id: str, action: OperationType) -> Response:
     workspace, operation = await run_sync(request_action)(
         params.path_uuid(workspace_id), viewer().scope, action, _limits()
     )
@@ -146,7 +147,7 @@ async def _act(workspace_id: str, action: OperationType) -> tuple[Any, int]:
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 409)
 @require_user
-async def start_workspace(workspace_id: str) -> tuple[Any, int]:
+async def start_workspace(workspace_id: str) -> Response:
     return await _act(workspace_id, OperationType.START)
 
 
@@ -154,7 +155,7 @@ async def start_workspace(workspace_id: str) -> tuple[Any, int]:
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 409)
 @require_user
-async def stop_workspace(workspace_id: str) -> tuple[Any, int]:
+async def stop_workspace(workspace_id: str) -> Response:
     return await _act(workspace_id, OperationType.STOP)
 
 
@@ -162,7 +163,7 @@ async def stop_workspace(workspace_id: str) -> tuple[Any, int]:
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 409)
 @require_user
-async def restart_workspace(workspace_id: str) -> tuple[Any, int]:
+async def restart_workspace(workspace_id: str) -> Response:
     return await _act(workspace_id, OperationType.RESTART)
 
 
@@ -170,5 +171,5 @@ async def restart_workspace(workspace_id: str) -> tuple[Any, int]:
 @document_response(WorkspaceAccepted, 202)
 @document_response(Error, 409)
 @require_user
-async def rebuild_workspace(workspace_id: str) -> tuple[Any, int]:
+async def rebuild_workspace(workspace_id: str) -> Response:
     return await _act(workspace_id, OperationType.REBUILD)
