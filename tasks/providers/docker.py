@@ -116,29 +116,46 @@ class DockerProvider:
             labels[LABEL_TEMPLATE] = spec.template
         return labels
 
-    def _run(self, client: Client, spec: WorkspaceSpec, image: str) -> Container:
-        """Create and start the workspace's container, or adopt the one already there."""
-        container = self._get(client, spec.id)
-        if container is None:
-            try:
-                container = client.containers.create(
-                    image,
-                    list(spec.command) if spec.command is not None else None,
-                    name=container_name(spec.id),
-                    hostname=_hostname(spec.name),
-                    labels=self._labels(spec),
-                    network_mode="none",
-                    nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-                    mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
-                    init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
-                    detach=True,
-                )
-            except docker.errors.APIError as e:
-                if e.status_code != 409:
-                    raise
-                container = self._await_winner(client, spec.id)
-        self._ensure_running(container)
-        return container
+    def _run(
+        self, client: Client, spec: WorkspaceSpec, image: str, existing: Container | None = None
+    ) -> Provisioned:
+        """Create and start the workspace's container, or adopt `existing` (or a racing one).
+
+        The low-level API: the high-level one inspects the container after each call, and
+        those round trips were most of the overhead against a plain `docker run`.
+        """
+        if existing is not None:
+            self._ensure_running(existing)
+            return self._provisioned(existing.id, existing.name, image)
+        try:
+            container_id = self._create(client, spec, image)
+        except docker.errors.ImageNotFound:
+            ensure_image(client, image)  # pulled once, only when it is missing
+            container_id = self._create(client, spec, image)
+        except docker.errors.APIError as e:
+            if e.status_code != 409:
+                raise
+            return self._run(client, spec, image, self._await_winner(client, spec.id))
+        client.api.start(container_id)
+        return self._provisioned(container_id, container_name(spec.id), image)
+
+    def _create(self, client: Client, spec: WorkspaceSpec, image: str) -> str:
+        host_config = client.api.create_host_config(
+            network_mode="none",
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
+            init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
+        )
+        created = client.api.create_container(
+            image,
+            list(spec.command) if spec.command is not None else None,
+            name=container_name(spec.id),
+            hostname=_hostname(spec.name),
+            labels=self._labels(spec),
+            host_config=host_config,
+            detach=True,
+        )
+        return str(created["Id"])
 
     def _await_winner(self, client: Client, workspace_id: str) -> Container:
         """Another attempt took the name; the daemon reserves a name before the container can
@@ -156,14 +173,12 @@ class DockerProvider:
             container.unpause()
         elif container.status != "running":
             container.start()
-        container.reload()
 
     @staticmethod
-    def _provisioned(container: Container, image: str) -> Provisioned:
-        name = container.name
-        info = {"container_id": container.id, "container_name": name, "image": image}
+    def _provisioned(container_id: str, name: str, image: str) -> Provisioned:
+        info = {"container_id": container_id, "container_name": name, "image": image}
         info["shell"] = f"docker exec -it {name} sh"
-        return Provisioned(provider_id=container.id, connection_info=info)
+        return Provisioned(provider_id=container_id, connection_info=info)
 
     @staticmethod
     def _image_of(spec: WorkspaceSpec) -> str:
@@ -177,11 +192,8 @@ class DockerProvider:
         def body(client: Client) -> Provisioned:
             existing = self._get(client, spec.id)  # built by an earlier attempt: adopt it
             if existing is not None:
-                image = existing.attrs["Config"]["Image"]
-            else:
-                image = self._image_of(spec)
-                ensure_image(client, image)
-            return self._provisioned(self._run(client, spec, image), image)
+                return self._run(client, spec, existing.attrs["Config"]["Image"], existing)
+            return self._run(client, spec, self._image_of(spec))
 
         return self._op(f"create container {container_name(spec.id)}", body)
 
@@ -216,7 +228,7 @@ class DockerProvider:
             ensure_image(client, image)  # before removing anything: the pull may fail
             self._remove(client, spec.id)
             prune_deleted_snapshots(client, spec.id)
-            return self._provisioned(self._run(client, spec, image), image)
+            return self._run(client, spec, image)
 
         return self._op(f"rebuild container {container_name(spec.id)}", body)
 
@@ -241,7 +253,7 @@ class DockerProvider:
                 raise ProviderError(message) from None
             self._remove(client, spec.id)
             prune_deleted_snapshots(client, spec.id)
-            return self._provisioned(self._run(client, spec, ref), ref)
+            return self._run(client, spec, ref)
 
         return self._op(f"restore container {container_name(spec.id)}", body)
 
