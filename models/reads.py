@@ -13,7 +13,7 @@ from typing import Any
 from pony.orm import db_session
 
 from models.errors import NotFound
-from models.pagination import decode_cursor, page_of
+from models.pagination import decode_cursor, encode_cursor, page_of
 from models.records import OperationRecord, Page, WorkspaceRecord, sql_time
 from models.store import active
 
@@ -25,6 +25,29 @@ WORKSPACE_COLUMNS = (
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
     "attempts, target_id"
+)
+
+
+def _rfc3339_sql(column: str) -> str:
+    """Pony's stored text 'YYYY-MM-DD HH:MM:SS.ffffff' as records.rfc3339() writes it."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL"
+        f" ELSE substr({column}, 1, 10) || 'T' || substr({column}, 12, 12) || 'Z' END"
+    )
+
+
+# The workspace JSON built by SQLite (json1, in C): the API's hottest reads skip building
+# Python objects and serializing them. Same shape as WorkspaceRecord.to_json(); a test holds
+# the two together.
+WORKSPACE_JSON = (
+    "json_object("
+    "'id', id, 'name', name, 'owner', owner, 'repo_url', repo_url, 'template', template,"
+    " 'provider', provider, 'status', status,"
+    f" 'created_at', {_rfc3339_sql('created_at')}, 'updated_at', {_rfc3339_sql('updated_at')},"
+    f" 'ttl_seconds', ttl_seconds, 'expires_at', {_rfc3339_sql('expires_at')},"
+    " 'metadata', json(metadata), 'provider_id', provider_id,"
+    " 'connection_info', json(connection_info), 'error_message', error_message,"
+    " 'cpus', cpus, 'memory_mb', memory_mb)"
 )
 
 
@@ -123,20 +146,35 @@ def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
     return workspace_from_row(rows[0])
 
 
-def select_workspaces(
+def select_workspace_json(workspace_id: str, owner: str | None) -> str:
+    """The workspace as JSON text, for GET /api/v1/workspaces/{id}."""
+    rows = _select(
+        f"SELECT {WORKSPACE_JSON}, owner FROM workspaces WHERE id = $id AND status <> 'deleted'",
+        {"id": workspace_id},
+    )
+    if not rows or (owner is not None and rows[0][1] != owner):
+        raise NotFound(workspace_id)
+    return str(rows[0][0])
+
+
+def select_workspaces_json(
     owner: str | None, status: str | None, limit: int, cursor: str | None
-) -> Page:
+) -> tuple[str, str | None]:
+    """A page of workspaces as a JSON array text, and the next page's cursor."""
     rows = select_page(
         "workspaces",
-        WORKSPACE_COLUMNS,
+        f"{WORKSPACE_JSON}, created_at, id",
         "created_at",
         {"owner": owner, "status": status},
         limit,
         cursor,
         extra_where="status <> 'deleted'",
     )
-    records = [workspace_from_row(row) for row in rows]
-    return page_of(records, limit, lambda record: record.created_at)
+    next_cursor = None
+    if len(rows) > limit:
+        _, created_at, row_id = rows[limit - 1]
+        next_cursor = encode_cursor(_moment(created_at), row_id)  # type: ignore[arg-type]
+    return "[" + ",".join(row[0] for row in rows[:limit]) + "]", next_cursor
 
 
 def select_operation(operation_id: str, owner: str | None) -> OperationRecord:

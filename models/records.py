@@ -23,7 +23,7 @@ def sql_time(moment: datetime) -> str:
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.isoformat(timespec="milliseconds") + "Z"  # isoformat: far cheaper than strftime
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from pony.orm import count, db_session
 
 from models.errors import InvalidTransition, NameTaken, NotFound, QuotaExceeded
-from models.reads import select_workspace, select_workspaces  # noqa: F401  (re-exported)
+from models.reads import select_workspace  # noqa: F401  (re-exported)
 from models.records import OperationRecord, WorkspaceRecord, utcnow
 from models.states import (
     ACTIVE_STATUSES,

@@ -18,3 +18,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     if headers:
         response.headers.update(headers)
     return response
+
+
+def json_text_response(text: str, headers: dict[str, str] | None = None) -> Response:
+    """A body that is JSON already (built by the database)."""
+    return Response(text, status=200, headers=headers, content_type="application/json")

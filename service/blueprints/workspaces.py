@@ -8,6 +8,7 @@ from quart import Blueprint, Response, current_app, request
 from quart.utils import run_sync
 from quart_schema import document_querystring, document_response, validate_request
 
+from models.reads import select_workspace_json, select_workspaces_json
 from models.records import OperationRecord, WorkspaceRecord
 from models.states import VISIBLE_STATUSES, OperationType
 from models.workspaces import (
@@ -16,14 +17,12 @@ from models.workspaces import (
     NewWorkspace,
     insert_workspace,
     request_action,
-    select_workspace,
-    select_workspaces,
     update_workspace,
 )
 from service import params
 from service.auth import require_user, viewer
 from service.config import Settings
-from service.responses import json_response
+from service.responses import json_response, json_text_response
 from service.schemas import (
     Error,
     Workspace,
@@ -63,11 +62,10 @@ async def get_workspaces() -> Response:
     args = request.args
     params.check_known(args, ("limit", "cursor", "status"))
     status = params.choice(args, "status", VISIBLE_STATUSES)
-    page = await run_sync(select_workspaces)(
+    body, next_cursor = await run_sync(select_workspaces_json)(
         viewer().scope, status, params.limit(args), args.get("cursor")
     )
-    headers = params.next_link(request.path, args, page.next_cursor)
-    return json_response([w.to_json() for w in page.items], 200, headers)
+    return json_text_response(body, params.next_link(request.path, args, next_cursor))
 
 
 @blueprint.post("/workspaces")
@@ -105,8 +103,8 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
 @document_response(Error, 404)
 @require_user
 async def get_workspace(workspace_id: str) -> Response:
-    record = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
-    return json_response(record.to_json())
+    body = await run_sync(select_workspace_json)(params.path_uuid(workspace_id), viewer().scope)
+    return json_text_response(body)
 
 
 @blueprint.patch("/workspaces/<workspace_id>")
