@@ -136,25 +136,27 @@ def select_page(
     return _select(sql, params)
 
 
+def _visible_row(
+    columns: str, table: str, row_id: str, owner: str | None, live_only: bool = True
+) -> tuple[Any, ...]:
+    """One row by id, if the caller may see it (owner None: an admin), else NotFound.
+
+    The owner is the row's last column, whatever `columns` asks for first.
+    """
+    where = "id = $id AND status <> 'deleted'" if live_only else "id = $id"
+    rows = _select(f"SELECT {columns}, owner FROM {table} WHERE {where}", {"id": row_id})
+    if not rows or (owner is not None and rows[0][-1] != owner):
+        raise NotFound(row_id)
+    return rows[0][:-1]
+
+
 def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
-    rows = _select(
-        f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $id AND status <> 'deleted'",
-        {"id": workspace_id},
-    )
-    if not rows or (owner is not None and rows[0][2] != owner):
-        raise NotFound(workspace_id)
-    return workspace_from_row(rows[0])
+    return workspace_from_row(_visible_row(WORKSPACE_COLUMNS, "workspaces", workspace_id, owner))
 
 
 def select_workspace_json(workspace_id: str, owner: str | None) -> str:
     """The workspace as JSON text, for GET /api/v1/workspaces/{id}."""
-    rows = _select(
-        f"SELECT {WORKSPACE_JSON}, owner FROM workspaces WHERE id = $id AND status <> 'deleted'",
-        {"id": workspace_id},
-    )
-    if not rows or (owner is not None and rows[0][1] != owner):
-        raise NotFound(workspace_id)
-    return str(rows[0][0])
+    return str(_visible_row(WORKSPACE_JSON, "workspaces", workspace_id, owner)[0])
 
 
 def select_workspaces_json(

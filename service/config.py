@@ -30,7 +30,7 @@ class Settings:
     templates_file: Path | None = None
     workers: int = 4
     web_workers: int = 1
-    poll_max_delay: float = 0.1
+    poll_max_delay: float = 0.05
     requeue_after: int = 30
     heartbeat_timeout: int = 30
     max_attempts: int = 3
@@ -79,7 +79,7 @@ class Settings:
             templates_file=reader.optional_path("VM_API_TEMPLATES_FILE"),
             workers=reader.positive_int("VM_API_WORKERS", 4),
             web_workers=reader.positive_int("VM_API_WEB_WORKERS", 1),
-            poll_max_delay=reader.positive_float("VM_API_POLL_MAX_DELAY", 0.1),
+            poll_max_delay=reader.positive_float("VM_API_POLL_MAX_DELAY", 0.05),
             requeue_after=reader.positive_int("VM_API_REQUEUE_AFTER", 30),
             heartbeat_timeout=reader.positive_int("VM_API_HEARTBEAT_TIMEOUT", 30),
             max_attempts=reader.positive_int("VM_API_MAX_ATTEMPTS", 3),

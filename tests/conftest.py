@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+from docker_support import require_docker
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -89,3 +92,24 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("VM_API_") and name != "VM_API_REQUIRE_DOCKER":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A real local repository with one commit (README holding "hello\n"), for repo_url."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README").write_text("hello\n")
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for command in (["init", "--quiet"], ["add", "README"], ["commit", "--quiet", "-m", "one"]):
+        subprocess.run(["git", *identity, *command], cwd=repo, check=True, timeout=30)
+    return repo
+
+
+@pytest.fixture
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the real daemon; skips (or fails, with VM_API_REQUIRE_DOCKER=1) without one."""
+    require_docker()
+    client = docker.from_env(timeout=30)
+    yield client
+    client.close()

@@ -8,12 +8,11 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-from docker_support import docker_available, require_docker
+from docker_support import docker_available
 from harness import StartService, wait_until
 
 pytestmark = pytest.mark.slow
@@ -25,14 +24,6 @@ RECOVERY = {
     "VM_API_PROVISIONER_INTERVAL": "1",
     "VM_API_REQUEUE_AFTER": "2",
 }
-
-
-@pytest.fixture
-def docker_client() -> Iterator[docker.DockerClient]:
-    require_docker()
-    client = docker.from_env(timeout=30)
-    yield client
-    client.close()
 
 
 def rows(db_path: Path, sql: str) -> list[tuple]:

@@ -11,20 +11,11 @@ from typing import Any
 import docker
 import pytest
 from docker.models.containers import Container
-from docker_support import require_docker
 from harness import RunningService, wait_for_gone, wait_for_status, wait_until
 
 pytestmark = pytest.mark.slow
 
 LABEL_WORKSPACE = "vm-api.workspace-id"
-
-
-@pytest.fixture
-def docker_client() -> Iterator[docker.DockerClient]:
-    require_docker()
-    client = docker.from_env(timeout=30)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -47,6 +47,16 @@ def all_settled(db_path: Path) -> bool:
     return busy == 0 and open_ops == 0
 
 
+def wait_for_work_in_flight(db_path: Path) -> None:
+    """Until a worker holds an operation: the moment to kill or stop it."""
+    wait_until(
+        lambda: rows(db_path, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0],
+        30,
+        interval=0.01,
+        what="an operation in flight",
+    )
+
+
 def big_repository(root: Path, files: int = 3000) -> Path:
     """Big enough that a clone takes a noticeable time, so a kill lands mid-provisioning."""
     return git_repository(root, {f"file{index}.txt": f"{index}\n" * 20 for index in range(files)})
@@ -73,12 +83,7 @@ def test_kill_9_of_the_worker_mid_provisioning_loses_nothing(
             ]
             for i in range(12)
         ]
-    wait_until(
-        lambda: rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0] > 0,
-        30,
-        interval=0.01,
-        what="an operation in flight",
-    )
+    wait_for_work_in_flight(db)
     worker.kill()  # SIGKILL: no drain, no acknowledgement
     in_flight = rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0]
     started = time.monotonic()
@@ -145,12 +150,7 @@ def test_sigterm_to_the_worker_interrupts_and_the_next_worker_finishes(
     with web.config.client() as api:
         for index in range(6):
             api.post("/api/v1/workspaces", json={"name": f"t{index}", "repo_url": str(repo)})
-    wait_until(
-        lambda: rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0] > 0,
-        30,
-        interval=0.01,
-        what="an operation in flight",
-    )
+    wait_for_work_in_flight(db)
     worker.stop(signal.SIGTERM)
     start_service("worker", config=web.config)
     wait_until(lambda: all_settled(db), 90, interval=0.2, what="every workspace settled")
@@ -165,12 +165,7 @@ def test_sigint_to_the_worker_drains_what_it_started(
     db = web.config.db_path
     with web.config.client() as api:
         api.post("/api/v1/workspaces", json={"name": "drain", "repo_url": str(repo)})
-    wait_until(
-        lambda: rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0] > 0,
-        30,
-        interval=0.01,
-        what="the operation in flight",
-    )
+    wait_for_work_in_flight(db)
     assert worker.stop(signal.SIGINT) == 0
     assert rows(db, "SELECT status FROM operations") == [("success",)]
 

@@ -73,7 +73,7 @@ def test_cloning_a_repository_fills_the_workspace(migrated: Settings, git_repo: 
     )
     provision_workspace(op.id)
     folder = workspace_folder(migrated, ws.id)
-    assert (folder / "README.md").read_text() == "hello\n"
+    assert (folder / "README").read_text() == "hello\n"
     assert select_workspace(ws.id, "alice").status == "running"
 
 

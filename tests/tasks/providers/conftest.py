@@ -10,18 +10,10 @@ from contextlib import suppress
 import docker
 import docker.errors
 import pytest
-from docker_support import TEST_COMMAND, TEST_IMAGE, require_docker
+from docker_support import TEST_COMMAND, TEST_IMAGE
 
 from tasks.providers.base import WorkspaceSpec
 from tasks.providers.docker import DockerProvider
-
-
-@pytest.fixture
-def docker_client() -> Iterator[docker.DockerClient]:
-    require_docker()
-    client = docker.from_env(timeout=30)
-    yield client
-    client.close()
 
 
 @pytest.fixture
