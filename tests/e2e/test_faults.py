@@ -8,7 +8,9 @@ VM_API_HEARTBEAT_TIMEOUT (30 s by default, 3 s in these tests) at the next sweep
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -235,3 +237,29 @@ def test_a_lost_enqueue_is_recovered_by_the_sweep(start_service: StartService) -
     wait_until(lambda: all_settled(config.db_path), 30, interval=0.2, what="the lost create")
     assert rows(config.db_path, "SELECT status FROM workspaces") == [("running",)]
     print(f"\nlost enqueue recovered in {time.monotonic() - started:.1f} s")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_the_web_server_drains_a_request_in_flight(
+    start_service: StartService, stop_signal: signal.Signals
+) -> None:
+    """A create whose body is still arriving when the stop signal comes is completed (201,
+    committed) before the server exits; only then does it stop, cleanly."""
+    web = start_service("web")
+    body = json.dumps({"name": "in-flight"}).encode()
+    head = (
+        "POST /api/v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nx-user: alice\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", web.config.port), timeout=20) as connection:
+        connection.sendall(head + body[:5])
+        time.sleep(0.3)  # the request is being read when the signal arrives
+        web.send(stop_signal)
+        time.sleep(0.5)
+        assert web.returncode is None  # still draining, not gone
+        connection.sendall(body[5:])
+        response = connection.recv(65536).decode(errors="replace")
+    assert response.startswith("HTTP/1.1 201"), response
+    assert web.wait(20) == 0
+    web.stop()  # already exited: closes its log
+    assert rows(web.config.db_path, "SELECT name FROM workspaces") == [("in-flight",)]
