@@ -87,10 +87,6 @@ TRANSITIONAL_STATUSES = frozenset(
 VISIBLE_STATUSES = tuple(s for s in S if s is not S.DELETED)
 
 
-def allowed_from(action: OperationType) -> frozenset[WorkspaceStatus]:
-    return TRANSITIONS[action][0]
-
-
 def can_apply(action: OperationType, status: WorkspaceStatus) -> bool:
     return status in TRANSITIONS[action][0]
 
