@@ -180,12 +180,8 @@ def select_workspaces_json(
 
 
 def select_operation(operation_id: str, owner: str | None) -> OperationRecord:
-    rows = _select(
-        f"SELECT {OPERATION_COLUMNS} FROM operations WHERE id = $id", {"id": operation_id}
-    )
-    if not rows or (owner is not None and rows[0][2] != owner):
-        raise NotFound(operation_id)
-    return operation_from_row(rows[0])
+    row = _visible_row(OPERATION_COLUMNS, "operations", operation_id, owner, live_only=False)
+    return operation_from_row(row)
 
 
 def select_operations(

@@ -36,9 +36,4 @@ def enqueue_operations(operations: list[tuple[str, str]]) -> bool:
 def enqueue_operation(operation_id: str, operation_type: str) -> bool:
     """Called only after the operation's transaction committed. A failed enqueue loses nothing:
     the operation stays pending and the sweep enqueues it again after VM_API_REQUEUE_AFTER."""
-    try:
-        TASK_FOR[OperationType(operation_type)](operation_id)
-    except Exception:
-        log.exception("could not enqueue operation %s; the sweep will retry it", operation_id)
-        return False
-    return True
+    return enqueue_operations([(operation_id, operation_type)])
