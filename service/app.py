@@ -13,6 +13,7 @@ from service.blueprints import health, me, operations, snapshots, templates, wor
 from service.config import Settings
 from service.errors import APIError, register_error_handlers
 from service.openapi import VmApiOpenAPIProvider
+from service.read_lane import install_read_lane
 from tasks.queue import configure_queue
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     for module in (health, workspaces, snapshots, operations, templates, me):
         app.register_blueprint(module.blueprint)
+    install_read_lane(app)
     open_store(settings.db_path)
     configure_queue(settings)
     return app

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, current_app
-from quart.utils import run_sync
 from quart_schema import document_response
 
 from models.workspaces import usage
 from service.auth import require_user, viewer
+from service.read_lane import read
 from service.responses import json_response
 from service.schemas import Me
 
@@ -28,6 +28,6 @@ async def get_me() -> Response:
                 "max_workspaces": settings.max_workspaces_per_user or None,
                 "max_running": settings.max_running_per_user or None,
             },
-            "usage": await run_sync(usage)(me.user),
+            "usage": await read(usage, me.user),
         }
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, request
-from quart.utils import run_sync
 from quart_schema import document_querystring, document_response
 
 from models.operations import select_operation, select_operations
 from models.states import OperationStatus, OperationType
 from service import params
 from service.auth import require_user, viewer
+from service.read_lane import read
 from service.responses import json_response
 from service.schemas import Error, Operation, OperationList, OperationListQuery
 
@@ -23,7 +23,8 @@ blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
 async def get_operations() -> Response:
     args = request.args
     params.check_known(args, ("limit", "cursor", "workspace_id", "type", "status"))
-    page = await run_sync(select_operations)(
+    page = await read(
+        select_operations,
         viewer().scope,
         params.uuid_param(args, "workspace_id"),
         params.choice(args, "type", [t.value for t in OperationType]),
@@ -40,5 +41,5 @@ async def get_operations() -> Response:
 @document_response(Error, 404)
 @require_user
 async def get_operation(operation_id: str) -> Response:
-    record = await run_sync(select_operation)(params.path_uuid(operation_id), viewer().scope)
+    record = await read(select_operation, params.path_uuid(operation_id), viewer().scope)
     return json_response(record.to_json())

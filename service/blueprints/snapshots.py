@@ -11,6 +11,7 @@ from models.states import OperationType
 from service import params
 from service.auth import require_user, viewer
 from service.blueprints.workspaces import accepted
+from service.read_lane import read
 from service.responses import json_response
 from service.schemas import (
     Error,
@@ -42,7 +43,7 @@ async def post_snapshot(workspace_id: str, data: SnapshotCreate) -> Response:
 @document_response(Error, 404)
 @require_user
 async def get_snapshots(workspace_id: str) -> Response:
-    records = await run_sync(select_snapshots)(params.path_uuid(workspace_id), viewer().scope)
+    records = await read(select_snapshots, params.path_uuid(workspace_id), viewer().scope)
     return json_response([record.to_json() for record in records])
 
 

@@ -22,6 +22,7 @@ from models.workspaces import (
 from service import params
 from service.auth import require_user, viewer
 from service.config import Settings
+from service.read_lane import read
 from service.responses import json_response, json_text_response
 from service.schemas import (
     Error,
@@ -62,8 +63,8 @@ async def get_workspaces() -> Response:
     args = request.args
     params.check_known(args, ("limit", "cursor", "status"))
     status = params.choice(args, "status", VISIBLE_STATUSES)
-    body, next_cursor = await run_sync(select_workspaces_json)(
-        viewer().scope, status, params.limit(args), args.get("cursor")
+    body, next_cursor = await read(
+        select_workspaces_json, viewer().scope, status, params.limit(args), args.get("cursor")
     )
     return json_text_response(body, params.next_link(request.path, args, next_cursor))
 
@@ -103,7 +104,7 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
 @document_response(Error, 404)
 @require_user
 async def get_workspace(workspace_id: str) -> Response:
-    body = await run_sync(select_workspace_json)(params.path_uuid(workspace_id), viewer().scope)
+    body = await read(select_workspace_json, params.path_uuid(workspace_id), viewer().scope)
     return json_text_response(body)
 
 
