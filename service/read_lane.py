@@ -45,7 +45,7 @@ _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 @dataclass
 class LaneStats:
-    """Written by the lane's thread only: reads run, and the batches they ran in."""
+    """Written by the lane's thread only: reads taken, and the batches they were taken in."""
 
     reads: int = 0
     batches: int = 0
@@ -102,9 +102,10 @@ def _serve(reads: SimpleQueue[_Read | None], stats: LaneStats) -> None:
         if first is None:
             return
         batch, stopping = _drain(reads, first)
-        _run_batch(batch)
+        # counted before the results go back, so that a caller who has its result sees it
         stats.reads += len(batch)
         stats.batches += 1
+        _run_batch(batch)
         if stopping:
             return
 

@@ -8,7 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
+import pytest
 from quart import Quart
 
 from models.store import BUSY_TIMEOUT_SECONDS
@@ -18,88 +21,101 @@ from service.read_lane import EXTENSION_KEY, ReadLane
 GATE_TIMEOUT = 10.0
 
 
-async def test_result_comes_back_from_another_thread() -> None:
-    lane = ReadLane()
+@pytest.fixture
+def lane() -> Iterator[ReadLane]:
+    read_lane = ReadLane()
+    yield read_lane
+    read_lane.stop()
+
+
+class Holder:
+    """A read that keeps the lane's thread busy until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.blocker: asyncio.Future[str] | None = None
+
+    def hold(self) -> str:
+        self.entered.set()
+        self.gate.wait(GATE_TIMEOUT)
+        return "held"
+
+    async def release(self) -> str:
+        self.gate.set()
+        assert self.blocker is not None
+        return await self.blocker
+
+
+@asynccontextmanager
+async def held(lane: ReadLane) -> AsyncIterator[Holder]:
+    """The lane's thread is inside a read for the whole block, unless released earlier."""
+    holder = Holder()
+    holder.blocker = asyncio.ensure_future(lane.run(holder.hold))
+    entered = await asyncio.get_running_loop().run_in_executor(
+        None, holder.entered.wait, GATE_TIMEOUT
+    )
+    assert entered
     try:
-        loop_thread = threading.get_ident()
-        ran_on = await lane.run(threading.get_ident)
-        assert ran_on != loop_thread
-        assert await lane.run(sum, (1, 2, 3)) == 6
+        yield holder
     finally:
-        lane.stop()
+        holder.gate.set()
 
 
-async def test_an_error_is_raised_in_its_own_caller_only() -> None:
-    lane = ReadLane()
+async def queue_reads(lane: ReadLane, *bases: int) -> list[asyncio.Future[int]]:
+    reads = [asyncio.ensure_future(lane.run(pow, base, 2)) for base in bases]
+    await asyncio.sleep(0)  # each task runs up to its await: its read is in the queue
+    return reads
 
+
+async def test_result_comes_back_from_another_thread(lane: ReadLane) -> None:
+    ran_on = await lane.run(threading.get_ident)
+    assert ran_on != threading.get_ident()
+    assert await lane.run(sum, (1, 2, 3)) == 6
+
+
+async def test_an_error_is_raised_in_its_own_caller_only(lane: ReadLane) -> None:
     def fail(name: str) -> str:
         raise LookupError(name)
 
-    try:
-        results = await asyncio.gather(
-            lane.run(str.upper, "a"),
-            lane.run(fail, "b"),
-            lane.run(str.upper, "c"),
-            return_exceptions=True,
-        )
-        assert results[0] == "A" and results[2] == "C"
-        assert isinstance(results[1], LookupError) and results[1].args == ("b",)
-    finally:
-        lane.stop()
+    results = await asyncio.gather(
+        lane.run(str.upper, "a"), lane.run(fail, "b"), lane.run(str.upper, "c"),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert results[0] == "A" and results[2] == "C"
+    assert isinstance(results[1], LookupError) and results[1].args == ("b",)
 
 
-async def test_reads_queued_while_the_thread_is_busy_run_as_one_batch() -> None:
-    lane = ReadLane()
-    gate = threading.Event()
-    try:
-        blocker = asyncio.ensure_future(lane.run(gate.wait, GATE_TIMEOUT))
-        await asyncio.sleep(0.05)  # the lane's thread is now inside gate.wait
-        queued = [asyncio.ensure_future(lane.run(pow, n, 2)) for n in range(20)]
-        await asyncio.sleep(0.05)
-        gate.set()
-        assert await blocker is True
-        assert await asyncio.gather(*queued) == [n * n for n in range(20)]
-        # one batch for the blocker, one for the 20 queued behind it: one loop wake-up each
-        assert (lane.stats.reads, lane.stats.batches) == (21, 2)
-    finally:
-        gate.set()
-        lane.stop()
+async def test_reads_queued_while_the_thread_is_busy_run_as_one_batch(lane: ReadLane) -> None:
+    async with held(lane) as holder:
+        queued = await queue_reads(lane, *range(20))
+        assert await holder.release() == "held"
+    assert await asyncio.gather(*queued) == [n * n for n in range(20)]
+    # one batch for the held read, one for the 20 queued behind it: one loop wake-up each
+    assert (lane.stats.reads, lane.stats.batches) == (21, 2)
 
 
-async def test_a_cancelled_caller_does_not_break_the_lane() -> None:
-    lane = ReadLane()
-    gate = threading.Event()
-    try:
-        blocker = asyncio.ensure_future(lane.run(gate.wait, GATE_TIMEOUT))
-        await asyncio.sleep(0.05)
-        abandoned = asyncio.ensure_future(lane.run(pow, 3, 2))
-        await asyncio.sleep(0.01)
+async def test_a_cancelled_caller_does_not_break_the_lane(lane: ReadLane) -> None:
+    async with held(lane) as holder:
+        (abandoned,) = await queue_reads(lane, 3)
         abandoned.cancel()  # as when a client disconnects mid-request
-        gate.set()
-        await blocker
-        assert abandoned.cancelled()
-        assert await lane.run(pow, 4, 2) == 16
-    finally:
-        gate.set()
-        lane.stop()
+        await holder.release()
+    assert await lane.run(pow, 4, 2) == 16
+    assert abandoned.cancelled()
 
 
-async def test_stop_finishes_queued_reads_and_a_later_read_starts_again() -> None:
-    lane = ReadLane()
-    gate = threading.Event()
-    blocker = asyncio.ensure_future(lane.run(gate.wait, GATE_TIMEOUT))
-    queued = asyncio.ensure_future(lane.run(pow, 5, 2))
-    await asyncio.sleep(0.05)
-    stopping = asyncio.get_running_loop().run_in_executor(None, lane.stop)
-    await asyncio.sleep(0.05)
-    gate.set()
-    await stopping
-    assert await blocker is True and await queued == 25
+async def test_stop_finishes_queued_reads_and_a_later_read_starts_again(lane: ReadLane) -> None:
+    async with held(lane) as holder:
+        (queued,) = await queue_reads(lane, 5)
+        stopping = asyncio.get_running_loop().run_in_executor(None, lane.stop)
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # stop waits for the reads already queued
+        await holder.release()
+        await stopping
+    assert await queued == 25
     assert not lane.running
     assert await lane.run(pow, 6, 2) == 36
     assert lane.running
-    lane.stop()
-    assert not lane.running
 
 
 async def test_app_stops_its_lane_after_serving(settings: Settings) -> None:
