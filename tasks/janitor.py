@@ -24,6 +24,7 @@ BATCH = 2000
 class JanitorReport:
     expired: int = 0
     orphans_removed: int = 0
+    orphans_left: int = 0  # orphans whose removal failed; tried again at the next run
     vanished: int = 0
 
 
@@ -50,9 +51,18 @@ def reconcile(settings: Settings, report: JanitorReport) -> None:
 def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) -> None:
     provider = get_provider(name, settings)
     owned = provider.owned_workspace_ids()
-    for workspace_id in owned - live_workspace_ids(name):
+    for workspace_id in sorted(owned - live_workspace_ids(name)):
         log.warning("removing %s resources of workspace %s: no live workspace", name, workspace_id)
-        provider.destroy(workspace_id)
+        try:
+            provider.destroy(workspace_id)
+        except ProviderError as exc:
+            if exc.transient:  # the provider is unreachable: so would the next orphan be
+                raise
+            # One orphan that will not go (an image someone else runs from, say) must not
+            # keep the others: it is tried again at the next run.
+            log.warning("could not remove %s resources of %s: %s", name, workspace_id, exc)
+            report.orphans_left += 1
+            continue
         report.orphans_removed += 1
     for workspace_id in running_workspace_ids(name):
         if workspace_id not in owned and not provider.is_present(workspace_id):
@@ -65,6 +75,6 @@ def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) ->
 def run_janitor(settings: Settings) -> JanitorReport:
     report = JanitorReport(expired=expire())
     reconcile(settings, report)
-    if report.expired or report.orphans_removed or report.vanished:
+    if report.expired or report.orphans_removed or report.orphans_left or report.vanished:
         log.info("janitor: %s", report)
     return report
