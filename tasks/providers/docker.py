@@ -145,6 +145,9 @@ class DockerProvider:
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
             init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
+            # A running workspace comes back by itself after its command dies or the daemon
+            # restarts; a workspace stopped through the API stays stopped.
+            restart_policy={"Name": "unless-stopped"},
         )
         created = client.api.create_container(
             image,

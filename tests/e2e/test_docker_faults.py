@@ -94,14 +94,28 @@ def _dockerd_command() -> tuple[int, list[str]]:
     raise LookupError("no dockerd process")
 
 
-def test_work_resumes_after_the_docker_daemon_comes_back(
-    start_service: StartService, docker_client: docker.DockerClient, tmp_path: Path
-) -> None:
-    """The daemon is stopped, a create is accepted, the daemon returns: the workspace runs."""
-    service = start_service(**RECOVERY)
+def _stop_dockerd() -> list[str]:
+    """Stops the daemon as its service manager would; returns its command line."""
     pid, command = _dockerd_command()
     os.kill(pid, signal.SIGTERM)
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 60, what="dockerd to stop")
+    return command
+
+
+def _start_dockerd(command: list[str], log_path: Path) -> None:
+    with open(log_path, "ab") as log:
+        # setsid -f: the daemon outlives this test and is not our child to reap.
+        subprocess.run(["setsid", "-f", *command], stdout=log, stderr=log, check=True)
+    wait_until(docker_available, 60, interval=0.5, what="dockerd to answer again")
+
+
+def test_work_resumes_after_the_docker_daemon_comes_back(
+    start_service: StartService, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """The daemon is stopped, a create is accepted, the daemon returns: the workspace runs.
+    The daemon restarts once more: the running workspace's container runs again."""
+    service = start_service(**RECOVERY)
+    command = _stop_dockerd()
     ids: list[str] = []
     try:
         with service.config.client() as api:
@@ -112,10 +126,7 @@ def test_work_resumes_after_the_docker_daemon_comes_back(
             time.sleep(6)
             assert api.get(f"/api/v1/workspaces/{ids[0]}").json()["status"] == "creating"
     finally:
-        with open(tmp_path / "dockerd.log", "ab") as log:
-            # setsid -f: the daemon outlives this test and is not our child to reap.
-            subprocess.run(["setsid", "-f", *command], stdout=log, stderr=log, check=True)
-        wait_until(docker_available, 60, interval=0.5, what="dockerd to answer again")
+        _start_dockerd(command, tmp_path / "dockerd.log")
     try:
         db = service.config.db_path
         wait_until(lambda: settled(db), 90, interval=0.5, what="the create to finish")
@@ -123,5 +134,20 @@ def test_work_resumes_after_the_docker_daemon_comes_back(
         attempts = rows(db, "SELECT attempts FROM operations WHERE operation_type = 'create'")
         assert attempts[0][0] >= 2  # it did fail first, and was retried
         assert "retrying in" in service.log_text()
+
+        # Stopping the daemon stops its containers; the restart policy brings ours back.
+        _start_dockerd(_stop_dockerd(), tmp_path / "dockerd.log")
+        client = docker.from_env(timeout=30)
+        try:
+            container = client.containers.get(f"vm-ws-{ids[0]}")
+
+            def running_again() -> bool:
+                container.reload()
+                return container.status == "running"
+
+            wait_until(running_again, 30, interval=0.5, what="the container to run again")
+            assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        finally:
+            client.close()
     finally:
         remove_everything(docker.from_env(timeout=30), ids)

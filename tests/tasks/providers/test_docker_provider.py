@@ -66,6 +66,7 @@ def test_create_makes_one_labelled_container_without_network(
     assert host_config["NetworkMode"] == "none"
     assert host_config["NanoCpus"] == 500_000_000
     assert host_config["Memory"] == 64 * 1024 * 1024
+    assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
     assert container.attrs["Config"]["Cmd"] == list(spec.command)
     assert container.attrs["Config"]["Hostname"] == "my-workspace"  # the name, made a hostname
 
@@ -106,6 +107,31 @@ def test_stop_start_restart(
     container = _container(docker_client, spec)
     assert container.status == "running"
     assert container.attrs["State"]["StartedAt"] != started_at
+
+
+def test_a_workspace_whose_command_dies_comes_back_unless_stopped(
+    provider: DockerProvider, docker_client: docker.DockerClient, make_spec: MakeSpec
+) -> None:
+    """The restart policy: what brings running workspaces back after a daemon restart too."""
+    spec = make_spec()
+    provider.create(spec)
+    container = _container(docker_client, spec)
+    # SIGTERM to PID 1 (docker-init), which passes it on: the command ends, as in a crash.
+    container.exec_run(["kill", "1"])
+
+    def restarted() -> bool:
+        container.reload()
+        return container.attrs["RestartCount"] >= 1 and container.status == "running"
+
+    deadline = time.monotonic() + 30
+    while not restarted():
+        assert time.monotonic() < deadline, container.attrs["State"]
+        time.sleep(0.2)
+
+    provider.stop(spec.id)
+    time.sleep(2)  # Docker's first restart comes after 0.1 s: it would have happened by now
+    container.reload()
+    assert container.status == "exited"
 
 
 def test_snapshot_then_restore_brings_the_files_back(
