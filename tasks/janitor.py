@@ -51,7 +51,8 @@ def reconcile(settings: Settings, report: JanitorReport) -> None:
 def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) -> None:
     provider = get_provider(name, settings)
     owned = provider.owned_workspace_ids()
-    for workspace_id in sorted(owned - live_workspace_ids(name)):
+    ours = owned | provider.snapshot_workspace_ids()
+    for workspace_id in sorted(ours - live_workspace_ids(name)):
         log.warning("removing %s resources of workspace %s: no live workspace", name, workspace_id)
         try:
             provider.destroy(workspace_id)

@@ -76,5 +76,10 @@ class Provider(Protocol):
         ...
 
     def owned_workspace_ids(self) -> set[str]:
-        """Ids of every workspace this provider holds resources for (for drift repair)."""
+        """Ids of every workspace whose resource (folder, container) exists (drift repair)."""
+        ...
+
+    def snapshot_workspace_ids(self) -> set[str]:
+        """Ids of every workspace this provider keeps snapshots for (drift repair): they can
+        outlive the workspace's resource when a removal failed half-way."""
         ...

@@ -19,6 +19,7 @@ from tasks.providers.docker_daemon import ClientPool, with_retry
 from tasks.providers.docker_images import (
     LABEL_OWNER,
     LABEL_SERVICE,
+    LABEL_SNAPSHOT,
     LABEL_TEMPLATE,
     LABEL_WORKSPACE,
     commit_snapshot,
@@ -284,3 +285,13 @@ class DockerProvider:
             return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
 
         return self._op("list containers", body)
+
+    def snapshot_workspace_ids(self) -> set[str]:
+        def body(client: Client) -> set[str]:
+            # Snapshot images carry the container's labels, LABEL_SERVICE included.
+            filters = {"label": [f"{LABEL_SERVICE}={self.service_label}", LABEL_SNAPSHOT]}
+            listed = client.api.images(all=True, filters=filters)
+            labels = [image.get("Labels") or {} for image in listed]
+            return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
+
+        return self._op("list snapshot images", body)

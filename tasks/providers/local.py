@@ -23,6 +23,13 @@ def _checked_id(workspace_id: str) -> str:
     return str(uuid.UUID(workspace_id))
 
 
+def _entries(folder: Path) -> set[str]:
+    """Names in `folder`, but the dot-named scratch entries of work in progress."""
+    if not folder.is_dir():
+        return set()
+    return {entry.name for entry in folder.iterdir() if not entry.name.startswith(".")}
+
+
 class LocalProvider:
     name = "local"
 
@@ -152,6 +159,7 @@ class LocalProvider:
         return self._path(workspace_id).is_dir()
 
     def owned_workspace_ids(self) -> set[str]:
-        if not self.root.is_dir():
-            return set()
-        return {entry.name for entry in self.root.iterdir() if not entry.name.startswith(".")}
+        return _entries(self.root)
+
+    def snapshot_workspace_ids(self) -> set[str]:
+        return _entries(self.snapshot_root)

@@ -51,6 +51,23 @@ def test_a_folder_with_no_live_workspace_is_removed(migrated: Settings) -> None:
     assert not orphan.exists()
 
 
+def test_snapshots_with_no_live_workspace_are_removed(migrated: Settings) -> None:
+    """Left when a removal failed half-way: no folder, only the snapshots."""
+    live, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
+    provision_workspace(op.id)
+    snapshots = migrated.resolved_data_dir / "snapshots"
+    kept, orphaned = snapshots / live.id, snapshots / str(uuid.uuid4())
+    for folder in (kept, orphaned):
+        folder.mkdir(parents=True)
+        (folder / f"{uuid.uuid4()}.tar.gz").write_bytes(b"")
+
+    report = run_janitor(migrated)
+
+    assert (report.orphans_removed, report.orphans_left) == (1, 0)
+    assert not orphaned.exists()
+    assert kept.is_dir() and any(kept.iterdir())
+
+
 def test_a_running_workspace_whose_folder_vanished_becomes_failed(migrated: Settings) -> None:
     ws, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
     provision_workspace(op.id)

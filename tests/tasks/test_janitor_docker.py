@@ -91,3 +91,11 @@ def test_an_orphan_that_cannot_be_removed_leaves_the_others_to_go(
     again = run_janitor(settings)
     assert (again.orphans_removed, again.orphans_left) == (0, 1)
     assert docker_client.containers.get(user.id).status == "running"
+
+    # Once nothing runs from it, the next run removes the image: found by its labels, though
+    # no container of that workspace is left.
+    user.remove(force=True)
+    last = run_janitor(settings)
+    assert (last.orphans_removed, last.orphans_left) == (1, 0)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(image.id)
