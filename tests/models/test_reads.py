@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 
 import pytest
+from pony.orm import db_session
 
+from models.operations import select_operations
 from models.reads import select_workspace, select_workspace_json, select_workspaces_json
+from models.store import active
 from models.work import Outcome, claim_operation, complete_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace
+from service.config import Settings
 
 pytestmark = pytest.mark.usefixtures("migrated")
 
@@ -50,3 +56,42 @@ def test_json_pages_visit_every_workspace_once_newest_first() -> None:
         if cursor is None:
             break
     assert seen == list(reversed(ids))
+
+
+def _statements_of(read: Callable[[], object]) -> list[str]:
+    """The SELECTs `read` runs, as SQLite ran them (parameters filled in)."""
+    with db_session:
+        connection = active().db.get_connection()  # Pony keeps one per thread
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    try:
+        read()
+    finally:
+        connection.set_trace_callback(None)
+    return [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda: select_workspaces_json(None, None, 50, None), id="admin"),
+        pytest.param(lambda: select_workspaces_json(None, "running", 50, None), id="admin-status"),
+        pytest.param(lambda: select_workspaces_json("alice", None, 50, None), id="owner"),
+        pytest.param(lambda: select_workspaces_json("alice", "running", 50, None), id="owner-st"),
+        pytest.param(lambda: select_operations(None, None, None, None, 50, None), id="ops-admin"),
+        pytest.param(lambda: select_operations("alice", None, None, None, 50, None), id="ops"),
+    ],
+)
+def test_pages_read_an_index_in_order_instead_of_sorting_the_table(
+    migrated: Settings, read: Callable[[], object]
+) -> None:
+    """Without an index in page order, SQLite sorts every matching row first (and builds each
+    row's JSON before the sort): 114 ms an admin page at 10,000 workspaces, against 0.5 ms."""
+    for n in range(3):
+        insert_workspace(NewWorkspace("alice", f"w{n}", "local"), Limits())
+    statements = _statements_of(read)
+    assert statements
+    with sqlite3.connect(migrated.db_path) as connection:
+        for sql in statements:
+            plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, (sql, plan)

@@ -17,6 +17,12 @@ from service.prestart import MIGRATIONS_DIR
 
 CLI_TIMEOUT_SECONDS = 60
 FIRST_MIGRATION = "0001_workspaces_and_operations"
+# What a test's extra migration depends on, so that it runs after every real one.
+LATEST_MIGRATION = max(
+    path.name.removesuffix(".sql")
+    for path in MIGRATIONS_DIR.glob("*.sql")
+    if not path.name.endswith(".rollback.sql")
+)
 
 
 def _vm_api_command() -> list[str]:
@@ -142,11 +148,11 @@ def first_migration_db(tmp_path: Path, make_first_migration_db: MakeFirstMigrati
 
 @pytest.fixture
 def broken_migrations(tmp_path: Path) -> Path:
-    """The real migrations plus 0003_broken, whose first statement works and second fails."""
+    """The real migrations plus 9999_broken, whose first statement works and second fails."""
     folder = tmp_path / "migrations_broken"
     shutil.copytree(MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__*"))
-    (folder / "0003_broken.sql").write_text(
-        "-- depends: 0002_resources_and_snapshots\n"
+    (folder / "9999_broken.sql").write_text(
+        f"-- depends: {LATEST_MIGRATION}\n"
         "CREATE TABLE half_done (id INTEGER PRIMARY KEY);\n"
         "INSERT INTO no_such_table (id) VALUES (1);\n"
     )

@@ -158,7 +158,7 @@ def test_failing_migration_leaves_the_database_exactly_as_it_was(
 
     assert _dump(first_migration_db) == before
     message = str(caught.value)
-    assert "0003_broken" in message
+    assert "9999_broken" in message
     assert "\n" not in message
     (backup,) = list_backups(first_migration_db)
     assert f"backup kept at {backup}" in message
@@ -169,7 +169,7 @@ def test_failing_migration_leaves_the_database_exactly_as_it_was(
 def test_failing_migration_on_a_new_database_leaves_no_database(
     settings: Settings, broken_migrations: Path
 ) -> None:
-    with pytest.raises(MigrationFailed, match="migration 0003_broken failed"):
+    with pytest.raises(MigrationFailed, match="migration 9999_broken failed"):
         run_prestart(settings, migrations_dir=broken_migrations)
 
     assert not settings.db_path.exists()
@@ -233,8 +233,8 @@ def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
 ) -> None:
     slow = tmp_path / "migrations_slow"
     shutil.copytree(MIGRATIONS_DIR, slow, ignore=shutil.ignore_patterns("__*"))
-    (slow / "0003_slow.sql").write_text(
-        "-- depends: 0002_resources_and_snapshots\n"
+    (slow / "9999_slow.sql").write_text(
+        f"-- depends: {ALL_MIGRATIONS[-1]}\n"
         "CREATE TABLE endless AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)"
         " SELECT count(*) AS total FROM n;\n"
     )
@@ -246,8 +246,8 @@ def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
     process = start_process([sys.executable, "-c", code, str(slow)])
     marker = prestart._marker(first_migration_db)
 
-    # 0002 is committed and recorded, 0003 is running: kill it there.
-    _wait_for(lambda: marker.exists() and ALL_MIGRATIONS[1] in _recorded(first_migration_db))
+    # Every real migration is committed and recorded, 9999_slow is running: kill it there.
+    _wait_for(lambda: marker.exists() and ALL_MIGRATIONS[-1] in _recorded(first_migration_db))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert marker.exists()

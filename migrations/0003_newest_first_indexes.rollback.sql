@@ -1,0 +1,2 @@
+DROP INDEX operations_started;
+DROP INDEX workspaces_created;
