@@ -1,8 +1,9 @@
 """The baseline server for the API benchmarks: Quart on Hypercorn, no database, no auth.
 
-It answers the two routes that bench/api_throughput.py drives with constant JSON bodies read
-at start from the file named by BENCH_BARE_BODIES ({"single": ..., "list": ...}), the same
-bytes the real service answered with. Served the way `vm-api web` serves (service/cli.py
+It answers the routes that bench/api_throughput.py drives with constant JSON bodies read at
+start from the file named by BENCH_BARE_BODIES ({"single": ..., "list": ..., "admin": ...}),
+the same bytes the real service answered with (the list's by the caller's x-user, as the real
+one does). Served the way `vm-api web` serves (service/cli.py
 cmd_web): Hypercorn, VM_API_WEB_WORKERS processes, no access log.
 
     BENCH_BARE_BODIES=bodies.json VM_API_BIND=127.0.0.1:8000 python bench/bare_app.py
@@ -15,11 +16,12 @@ import os
 import sys
 from pathlib import Path
 
-from quart import Quart, Response
+from quart import Quart, Response, request
 
 _bodies = json.loads(Path(os.environ["BENCH_BARE_BODIES"]).read_text())
 SINGLE = _bodies["single"].encode()
 LISTED = _bodies["list"].encode()
+EVERY = _bodies["admin"].encode()  # the admin's page: every owner's newest workspaces
 
 app = Quart("bare")
 
@@ -36,7 +38,8 @@ async def get_workspace(workspace_id: str) -> Response:
 
 @app.get("/api/v1/workspaces")
 async def get_workspaces() -> Response:
-    return Response(LISTED, content_type="application/json")
+    body = EVERY if request.headers.get("x-user") == "admin" else LISTED
+    return Response(body, content_type="application/json")
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 HOST = "127.0.0.1"
+ADMIN = "admin"  # in VM_API_ADMINS of every service started here; the seeded users are not
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how Pony stores datetimes in SQLite (UTC, naive)
 STOP_SECONDS = 45.0  # the web server's graceful timeout is 30 s
 
@@ -75,6 +76,7 @@ def service_env(root: Path, port: int, **overrides: str) -> dict[str, str]:
         VM_API_DEFAULT_PROVIDER="local",
         VM_API_TEMPLATES_FILE=str(write_templates(root)),
         VM_API_LOG_LEVEL="WARNING",
+        VM_API_ADMINS=ADMIN,
         PYTHONPATH=str(REPO),
     )
     env.update(overrides)

@@ -134,7 +134,8 @@ def measure_real(root: Path, args: argparse.Namespace) -> tuple[dict[str, tuple[
     env = service_env(root, free_port())
     prestart(env)
     seeded = seed_workspaces(root / "vm.db", rows=ROWS, users=USERS, keep_ids=True)
-    scripts = load_scripts(root, seeded.ids_by_user)
+    # the user loads only, as when benchmark 6 was first taken
+    scripts = {k: v for k, v in load_scripts(root, seeded.ids_by_user).items() if k != "admin"}
     port = free_port()
     service = Service(vm_api_command(), service_env(root, port), root / "vm-api.log", port=port)
     try:

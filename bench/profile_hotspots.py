@@ -5,6 +5,7 @@ checking a bottleneck before and after a change. Needs py-spy (`pip install py-s
 venv) and wrk. Loads:
   single  wrk on GET /api/v1/workspaces/{id} against `vm-api web` (10,000 seeded workspaces)
   list    wrk on GET /api/v1/workspaces?limit=50 against the same
+  admin   the same as an admin (VM_API_ADMINS): every owner's newest workspaces
   burst   1,000 creates from 16 clients against the all-in-one `vm-api`; web and worker
   janitor cProfile of one expire() over 100,000 rows with 10,000 expired (no py-spy needed)
 With --gil only the thread holding the GIL is sampled (CPU work; I/O and lock waits vanish).
@@ -161,7 +162,7 @@ def janitor(args: argparse.Namespace) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("load", choices=["single", "list", "burst", "janitor"])
+    parser.add_argument("load", choices=["single", "list", "admin", "burst", "janitor"])
     parser.add_argument("--seconds", type=float, default=12.0, help="sampling seconds")
     parser.add_argument("--gil", action="store_true", help="sample only the GIL holder")
     parser.add_argument("--top", type=int, default=30, help="lines per table")
