@@ -9,8 +9,11 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+from contextlib import suppress
 from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 
 from tasks.providers.base import ProviderError
@@ -69,3 +72,22 @@ def require_docker() -> None:
 def docker_required() -> None:
     """Fixture form of require_docker(); import it into a conftest or test module to use it."""
     require_docker()
+
+
+def remove_labelled(client: docker.DockerClient, service_label: str) -> None:
+    """Everything a test's installation made (by its `vm-api.service` label): containers first,
+    then images, since a container keeps its image."""
+    label = f"vm-api.service={service_label}"
+    for container in client.containers.list(
+        all=True, filters={"label": label}, ignore_removed=True
+    ):
+        with suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+    # Snapshot images inherit the container's labels; a child must go before its parent.
+    for _ in range(5):
+        images = client.images.list(all=True, filters={"label": label})
+        if not images:
+            return
+        for image in images:
+            with suppress(docker.errors.APIError):
+                client.images.remove(image.id, force=True)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import replace
 
 import docker
 import docker.errors
 import pytest
 from docker.models.containers import Container
-from docker_support import TEST_COMMAND, TEST_IMAGE
+from docker_support import TEST_COMMAND, TEST_IMAGE, remove_labelled
 
 from service.config import Settings
 from tasks.janitor import run_janitor
@@ -30,17 +29,9 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def ours(docker_client: docker.DockerClient, settings: Settings) -> Iterator[str]:
-    """The test's label; everything carrying it is removed afterwards, containers first."""
-    label = f"{LABEL_SERVICE}={settings.instance}"
+    """The test's label; everything carrying it is removed afterwards."""
     yield settings.instance
-    for container in docker_client.containers.list(
-        all=True, filters={"label": label}, ignore_removed=True
-    ):
-        with suppress(docker.errors.NotFound):
-            container.remove(force=True)
-    for image in docker_client.images.list(all=True, filters={"label": label}):
-        with suppress(docker.errors.APIError):
-            docker_client.images.remove(image.id, force=True)
+    remove_labelled(docker_client, settings.instance)
 
 
 def orphan_container(client: docker.DockerClient, instance: str, workspace_id: str) -> Container:

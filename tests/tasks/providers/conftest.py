@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 
 import docker
-import docker.errors
 import pytest
-from docker_support import TEST_COMMAND, TEST_IMAGE
+from docker_support import TEST_COMMAND, TEST_IMAGE, remove_labelled
 
 from tasks.providers.base import WorkspaceSpec
 from tasks.providers.docker import DockerProvider
@@ -26,22 +24,7 @@ def provider(docker_client: docker.DockerClient, service_label: str) -> Iterator
     provider = DockerProvider(service_label=service_label, timeout=30, attempts=2, backoff=0.1)
     yield provider
     provider.close()
-    containers = docker_client.containers.list(
-        all=True, filters={"label": f"vm-api.service={service_label}"}, ignore_removed=True
-    )
-    for container in containers:
-        with suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    # Snapshot images inherit the container's labels; a child must go before its parent.
-    for _ in range(5):
-        images = docker_client.images.list(
-            all=True, filters={"label": f"vm-api.service={service_label}"}
-        )
-        if not images:
-            break
-        for image in images:
-            with suppress(docker.errors.APIError):
-                docker_client.images.remove(image.id, force=True)
+    remove_labelled(docker_client, service_label)
 
 
 @pytest.fixture
