@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 from docker_support import docker_available
-from harness import StartService, wait_until
+from harness import StartService, command_line, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -83,14 +83,9 @@ def test_kill_9_of_the_worker_leaves_exactly_one_container_per_workspace(
 
 def _dockerd_command() -> tuple[int, list[str]]:
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parts = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if parts and Path(parts[0].decode()).name == "dockerd":
-            return int(entry.name), [p.decode() for p in parts if p]
+        command = command_line(int(entry.name)) if entry.name.isdigit() else []
+        if command and Path(command[0]).name == "dockerd":
+            return int(entry.name), command
     raise LookupError("no dockerd process")
 
 
