@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -11,18 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from migration_support import migrations_plus
 from yoyo import get_backend, read_migrations
 
 from service.prestart import MIGRATIONS_DIR
 
 CLI_TIMEOUT_SECONDS = 60
 FIRST_MIGRATION = "0001_workspaces_and_operations"
-# What a test's extra migration depends on, so that it runs after every real one.
-LATEST_MIGRATION = max(
-    path.name.removesuffix(".sql")
-    for path in MIGRATIONS_DIR.glob("*.sql")
-    if not path.name.endswith(".rollback.sql")
-)
 
 
 def _vm_api_command() -> list[str]:
@@ -149,14 +143,12 @@ def first_migration_db(tmp_path: Path, make_first_migration_db: MakeFirstMigrati
 @pytest.fixture
 def broken_migrations(tmp_path: Path) -> Path:
     """The real migrations plus 9999_broken, whose first statement works and second fails."""
-    folder = tmp_path / "migrations_broken"
-    shutil.copytree(MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__*"))
-    (folder / "9999_broken.sql").write_text(
-        f"-- depends: {LATEST_MIGRATION}\n"
+    return migrations_plus(
+        tmp_path / "migrations_broken",
+        "9999_broken",
         "CREATE TABLE half_done (id INTEGER PRIMARY KEY);\n"
-        "INSERT INTO no_such_table (id) VALUES (1);\n"
+        "INSERT INTO no_such_table (id) VALUES (1);\n",
     )
-    return folder
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from migration_support import ALL_MIGRATIONS, migrations_plus
 from yoyo import get_backend, read_migrations
 
 from service import prestart
@@ -21,11 +22,6 @@ from service.config import Settings
 from service.prestart import MIGRATIONS_DIR, MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning
 
-ALL_MIGRATIONS = sorted(
-    path.name.removesuffix(".sql")
-    for path in MIGRATIONS_DIR.glob("*.sql")
-    if not path.name.endswith(".rollback.sql")
-)
 YOYO_TABLES = {"_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"}
 StartProcess = Callable[..., subprocess.Popen[str]]
 
@@ -231,12 +227,11 @@ def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
     tmp_path: Path,
     start_process: StartProcess,
 ) -> None:
-    slow = tmp_path / "migrations_slow"
-    shutil.copytree(MIGRATIONS_DIR, slow, ignore=shutil.ignore_patterns("__*"))
-    (slow / "9999_slow.sql").write_text(
-        f"-- depends: {ALL_MIGRATIONS[-1]}\n"
+    slow = migrations_plus(
+        tmp_path / "migrations_slow",
+        "9999_slow",
         "CREATE TABLE endless AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)"
-        " SELECT count(*) AS total FROM n;\n"
+        " SELECT count(*) AS total FROM n;\n",
     )
     code = (
         "import sys; from pathlib import Path; from service.config import Settings;"
