@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from models.errors import BadCursor
-from models.records import Page
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -33,10 +32,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadCursor("cursor is malformed") from None
 
 
-def page_of(rows: list[Any], limit: int, moment_of: Callable[[Any], datetime]) -> Page:
-    """Turn up to limit + 1 fetched records into a page; the extra one only says there is more."""
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(moment_of(last), last.id)
-    return Page(items=rows[:limit], next_cursor=next_cursor)
+def next_cursor(
+    rows: Sequence[Any], limit: int, position: Callable[[Any], tuple[datetime, str]]
+) -> str | None:
+    """Pages fetch limit + 1 rows: the extra one only says there is more. Then the next page
+    starts after the last row shown, whose (time, id) `position` gives."""
+    if len(rows) <= limit:
+        return None
+    return encode_cursor(*position(rows[limit - 1]))

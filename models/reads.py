@@ -13,7 +13,7 @@ from typing import Any
 from pony.orm import db_session
 
 from models.errors import NotFound
-from models.pagination import decode_cursor, encode_cursor, page_of
+from models.pagination import decode_cursor, next_cursor
 from models.records import OperationRecord, Page, WorkspaceRecord, sql_time
 from models.store import active
 
@@ -172,11 +172,13 @@ def select_workspaces_json(
         cursor,
         extra_where="status <> 'deleted'",
     )
-    next_cursor = None
-    if len(rows) > limit:
-        _, created_at, row_id = rows[limit - 1]
-        next_cursor = encode_cursor(_moment(created_at), row_id)  # type: ignore[arg-type]
-    return "[" + ",".join(row[0] for row in rows[:limit]) + "]", next_cursor
+    body = "[" + ",".join(row[0] for row in rows[:limit]) + "]"
+    return body, next_cursor(rows, limit, _created_and_id)
+
+
+def _created_and_id(row: tuple[Any, ...]) -> tuple[datetime, str]:
+    """A JSON page row's position: its last two columns (created_at is never NULL)."""
+    return _moment(row[1]), row[2]  # type: ignore[return-value]
 
 
 def select_operation(operation_id: str, owner: str | None) -> OperationRecord:
@@ -201,4 +203,7 @@ def select_operations(
     }
     rows = select_page("operations", OPERATION_COLUMNS, "started_at", conditions, limit, cursor)
     records = [operation_from_row(row) for row in rows]
-    return page_of(records, limit, lambda record: record.started_at)
+    return Page(
+        items=records[:limit],
+        next_cursor=next_cursor(records, limit, lambda record: (record.started_at, record.id)),
+    )
