@@ -70,8 +70,8 @@ def child(root: Path, expected: int, traced: bool) -> dict[str, Any]:
 
     import tasks.janitor as janitor
     import tasks.worker  # noqa: F401  (registers the tasks the janitor enqueues)
+    from models.settings import Settings
     from models.store import open_store
-    from service.config import Settings
     from tasks.queue import configure_queue, huey
 
     settings = Settings(

@@ -142,8 +142,8 @@ def janitor(args: argparse.Namespace) -> None:
             root / "vm.db", rows=100_000, users=100, expired=10_000, with_operations=True
         )
         import tasks.worker  # noqa: F401  (registers the tasks the janitor enqueues)
+        from models.settings import Settings
         from models.store import open_store
-        from service.config import Settings
         from tasks.janitor import expire
         from tasks.queue import configure_queue, huey
 

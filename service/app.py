@@ -7,10 +7,11 @@ from typing import Any, NoReturn
 from quart import Quart, Request
 from quart_schema import Info, QuartSchema
 
+from models.catalogue import catalogue_for
+from models.settings import Settings
 from models.store import open_store
 from service import __version__
 from service.blueprints import health, me, operations, snapshots, templates, workspaces
-from service.config import Settings
 from service.errors import APIError, register_error_handlers
 from service.openapi import VmApiOpenAPIProvider
 from service.read_lane import install_read_lane
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> Quart:
     # no static folder: Quart would serve ./static from whatever directory the service runs in
     app = Quart("vm_api", static_folder=None)
     app.request_class = APIRequest
+    catalogue_for(settings)  # a bad VM_API_TEMPLATES_FILE fails here, at start
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     QuartSchema(
         app,

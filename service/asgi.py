@@ -2,8 +2,8 @@
 
 import gc
 
+from models.settings import Settings
 from service.app import create_app
-from service.config import Settings
 
 # Young-generation collections this much rarer than Python's default of 700 allocations: a
 # request leaves reference cycles behind, and at the default the collector ran about 60 times

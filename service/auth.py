@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from quart import current_app, g, request
 
-from service.config import Settings
+from models.settings import Settings
 from service.errors import APIError
 
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")

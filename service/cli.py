@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from models.catalogue import catalogue_for
+from models.settings import ConfigError, Settings
 from service.backups import BackupError, write_backup
-from service.config import ConfigError, Settings
 from service.logs import setup_logging
 from service.prestart import MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning, hold_running_lock
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         settings.check_writable()
+        # A bad catalogue stops the start here, not the first create later (a 500).
+        catalogue_for(settings)
         return COMMANDS.get(args.command, cmd_all)(settings, args)
     except ConfigError as exc:
         print(f"vm-api: configuration error: {exc}", file=sys.stderr)

@@ -14,9 +14,9 @@ from typing import Any
 
 from yoyo import get_backend, read_migrations
 
+from models.settings import Settings
 from service import runlock
 from service.backups import BackupError, copy_database, verify_database, write_backup
-from service.config import Settings
 
 log = logging.getLogger("vm_api.prestart")
 NEW_DATABASE = "new-database"

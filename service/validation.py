@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from service.config import PROVIDERS, Settings
+from models.catalogue import Catalogue, Template, resolve_resources
+from models.settings import PROVIDERS, Settings
 from service.errors import APIError
-from service.templates import Catalogue, Template, resolve_resources
 
 # user@host:path (scp-like ssh) or a URL with one of these schemes
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")

@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
+from models.settings import PROVIDERS, Settings
 from models.work import mark_vanished
-from service.config import PROVIDERS, Settings
 from tasks.dispatch import enqueue_operations
 from tasks.providers import get_provider
 from tasks.providers.base import ProviderError

@@ -12,7 +12,7 @@ from huey import Huey
 from huey.api import Task
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
-from service.config import Settings
+from models.settings import Settings
 
 QUEUE_NAME = "vm-api"
 QUEUE_BUSY_TIMEOUT_SECONDS = 30

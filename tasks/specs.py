@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
+from models.catalogue import catalogue_for
 from models.records import WorkspaceRecord
-from service.config import Settings
-from service.templates import Catalogue, load_catalogue
+from models.settings import Settings
 from tasks.providers.base import WorkspaceSpec
-
-
-@functools.lru_cache(maxsize=4)
-def _catalogue(path: Path | None) -> Catalogue:
-    return load_catalogue(path)
-
-
-def catalogue_for(settings: Settings) -> Catalogue:
-    return _catalogue(settings.templates_file)
 
 
 def spec_for(workspace: WorkspaceRecord, settings: Settings) -> WorkspaceSpec:

@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 
 from models.maintenance import recover_operations
+from models.settings import Settings
 from models.work import fail_operation
-from service.config import Settings
 from tasks.dispatch import enqueue_operations
 
 log = logging.getLogger("vm_api.sweep")

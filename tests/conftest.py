@@ -15,9 +15,9 @@ from docker_support import require_docker
 from quart import Quart
 from quart.testing import QuartClient
 
+from models.settings import Settings
 from models.store import close_store
 from service.app import create_app
-from service.config import Settings
 from service.prestart import run_prestart
 from tasks.providers import reset_providers
 from tasks.queue import configure_queue, huey

@@ -5,10 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app
 from quart_schema import document_response
 
+from models.catalogue import catalogue_for
 from service.auth import require_user
 from service.responses import json_response
 from service.schemas import TemplateList
-from tasks.specs import catalogue_for
 
 blueprint = Blueprint("templates", __name__, url_prefix="/api/v1")
 

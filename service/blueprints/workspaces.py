@@ -8,8 +8,10 @@ from quart import Blueprint, Response, current_app, request
 from quart.utils import run_sync
 from quart_schema import document_querystring, document_response, validate_request
 
+from models.catalogue import catalogue_for
 from models.reads import select_workspace_json, select_workspaces_json
 from models.records import OperationRecord, WorkspaceRecord
+from models.settings import Settings
 from models.states import VISIBLE_STATUSES, OperationType
 from models.workspaces import (
     UNSET,
@@ -21,7 +23,6 @@ from models.workspaces import (
 )
 from service import params
 from service.auth import require_user, viewer
-from service.config import Settings
 from service.read_lane import read
 from service.responses import json_response, json_text_response
 from service.schemas import (
@@ -35,7 +36,6 @@ from service.schemas import (
 )
 from service.validation import check_provider, check_repo_url, check_resources, check_template
 from tasks.dispatch import enqueue_operation
-from tasks.specs import catalogue_for
 
 blueprint = Blueprint("workspaces", __name__, url_prefix="/api/v1")
 

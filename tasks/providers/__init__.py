@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from service.config import PROVIDERS, Settings
+from models.settings import PROVIDERS, Settings
 from tasks.providers.base import Provider, ProviderError
 
 _providers: dict[str, Provider] = {}

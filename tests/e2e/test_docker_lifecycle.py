@@ -148,8 +148,8 @@ def test_a_provision_run_twice_leaves_one_container(
     docker_service: RunningService, docker_client: docker.DockerClient
 ) -> None:
     """Re-run the create operation through the real queue: the retry adopts the container."""
+    from models.settings import Settings
     from models.store import open_store
-    from service.config import Settings
     from tasks.provision import provision_workspace
     from tasks.queue import configure_queue
 

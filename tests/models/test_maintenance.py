@@ -9,9 +9,9 @@ import pytest
 
 from models.maintenance import expire_workspaces, recover_operations
 from models.records import sql_time, utcnow
+from models.settings import Settings
 from models.work import Claim, claim_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace
-from service.config import Settings
 
 pytestmark = pytest.mark.usefixtures("migrated")
 

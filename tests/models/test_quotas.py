@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from models.errors import QuotaExceeded
+from models.settings import Settings
 from models.states import OperationType
 from models.work import Outcome, claim_operation, complete_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace, request_action, usage
-from service.config import Settings
 
 
 def _create_in_own_process(db_path: str, name: str, start: multiprocessing.Barrier) -> str:  # type: ignore[valid-type]

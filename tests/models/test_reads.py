@@ -11,10 +11,10 @@ from pony.orm import db_session
 
 from models.operations import select_operations
 from models.reads import select_workspace, select_workspace_json, select_workspaces_json
+from models.settings import Settings
 from models.store import active
 from models.work import Outcome, claim_operation, complete_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace
-from service.config import Settings
 
 pytestmark = pytest.mark.usefixtures("migrated")
 

@@ -8,6 +8,7 @@ import pytest
 
 from models.errors import InvalidTransition
 from models.records import OperationRecord, WorkspaceRecord
+from models.settings import Settings
 from models.states import OperationType
 from models.work import (
     Claim,
@@ -26,7 +27,6 @@ from models.workspaces import (
     request_action,
     select_workspace,
 )
-from service.config import Settings
 
 pytestmark = pytest.mark.usefixtures("migrated")
 

@@ -11,8 +11,8 @@ import pytest
 from quart.testing import QuartClient
 from werkzeug.datastructures import Headers
 
+from models.settings import Settings
 from service.auth import resolve_user
-from service.config import Settings
 from service.errors import APIError
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from models.settings import Settings
 from service.backups import (
     SQLITE_HEADER,
     BackupError,
@@ -20,7 +21,6 @@ from service.backups import (
     verify_database,
     write_backup,
 )
-from service.config import Settings
 from service.prestart import run_prestart
 
 RunVmApi = Callable[..., subprocess.CompletedProcess[str]]

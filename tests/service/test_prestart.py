@@ -16,9 +16,9 @@ import pytest
 from migration_support import ALL_MIGRATIONS, migrations_plus
 from yoyo import get_backend, read_migrations
 
+from models.settings import Settings
 from service import prestart
 from service.backups import SQLITE_HEADER, BackupError, list_backups, write_backup
-from service.config import Settings
 from service.prestart import MIGRATIONS_DIR, MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning
 
@@ -234,7 +234,7 @@ def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
         " SELECT count(*) AS total FROM n;\n",
     )
     code = (
-        "import sys; from pathlib import Path; from service.config import Settings;"
+        "import sys; from pathlib import Path; from models.settings import Settings;"
         " from service.prestart import run_prestart;"
         " run_prestart(Settings.from_env(), Path(sys.argv[1]))"
     )

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 import pytest
 from quart import Quart
 
+from models.settings import Settings
 from models.store import BUSY_TIMEOUT_SECONDS
-from service.config import Settings
 from service.read_lane import EXTENSION_KEY, ReadLane
 
 GATE_TIMEOUT = 10.0

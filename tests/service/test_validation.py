@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import Settings
+from models.catalogue import Catalogue, Template
+from models.settings import Settings
 from service.errors import APIError
-from service.templates import Catalogue, Template
 from service.validation import check_provider, check_repo_url, check_resources, check_template
 
 STRICT = Settings(allow_file_repos=False)

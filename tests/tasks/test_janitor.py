@@ -11,8 +11,8 @@ import pytest
 
 from models.errors import NotFound
 from models.records import sql_time, utcnow
+from models.settings import Settings
 from models.workspaces import Limits, NewWorkspace, insert_workspace, select_workspace
-from service.config import Settings
 from tasks.janitor import run_janitor
 from tasks.provision import provision_workspace
 

@@ -13,7 +13,7 @@ import pytest
 from docker.models.containers import Container
 from docker_support import TEST_COMMAND, TEST_IMAGE, remove_labelled
 
-from service.config import Settings
+from models.settings import Settings
 from tasks.janitor import run_janitor
 from tasks.providers.docker import container_name
 from tasks.providers.docker_images import LABEL_SERVICE, LABEL_WORKSPACE, commit_snapshot

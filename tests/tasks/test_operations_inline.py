@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from models.settings import Settings
 from models.states import OperationType
 from models.work import Claim, claim_operation
 from models.workspaces import (
@@ -17,7 +18,6 @@ from models.workspaces import (
     request_action,
     select_workspace,
 )
-from service.config import Settings
 from tasks.cleanup import cleanup_workspace
 from tasks.dispatch import enqueue_operation
 from tasks.provision import provision_workspace

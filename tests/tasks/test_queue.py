@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from service.config import Settings
+from models.settings import Settings
 from tasks.dispatch import enqueue_operations
 from tasks.queue import QueueStorage, huey
 

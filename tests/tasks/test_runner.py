@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from models.settings import Settings
 from models.workspaces import Limits, NewWorkspace, insert_workspace, select_workspace
-from service.config import Settings
 from tasks.providers import reset_providers
 from tasks.provision import provision_workspace
 from tasks.queue import configure_queue

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from service.config import Settings
+from models.settings import Settings
 from tasks.queue import huey
 from tasks.schedule import PLAN_HORIZON_SECONDS, _plan, slots, sweep_slot
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from models.records import sql_time, utcnow
+from models.settings import Settings
 from models.work import Claim, ClaimRefused, claim_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace, select_workspace
-from service.config import Settings
 from tasks.sweep import run_sweep
 
 pytestmark = pytest.mark.usefixtures("migrated", "immediate")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
+from models.settings import Settings
 
 
 @pytest.fixture

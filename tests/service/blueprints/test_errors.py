@@ -9,7 +9,7 @@ import pytest
 from api_support import ALICE, assert_error, create_workspace, get_json
 from quart.testing import QuartClient
 
-from service.config import Settings
+from models.settings import Settings
 
 WORKSPACES = "/api/v1/workspaces"
 JSON = {**ALICE, "content-type": "application/json"}

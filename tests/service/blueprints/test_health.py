@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from quart.testing import QuartClient
 
+from models.settings import Settings
 from service import __version__
-from service.config import Settings
 from tasks.queue import huey
 
 

@@ -3,13 +3,14 @@ and maximum resources. Read once from the TOML file named by VM_API_TEMPLATES_FI
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.config import ConfigError
+from models.settings import ConfigError, Settings
 
 VARIABLE = "VM_API_TEMPLATES_FILE"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -188,3 +189,13 @@ def resolve_resources(
         cpus if cpus is not None else template.cpus,
         memory_mb if memory_mb is not None else template.memory_mb,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: Path | None) -> Catalogue:
+    return load_catalogue(path)
+
+
+def catalogue_for(settings: Settings) -> Catalogue:
+    """The catalogue the settings name, read once per process (a bad file raises ConfigError)."""
+    return _cached(settings.templates_file)

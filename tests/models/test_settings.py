@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from service.config import ConfigError, Settings
-
-RunVmApi = Callable[..., subprocess.CompletedProcess[str]]
+from models.settings import ConfigError, Settings
 
 
 def test_readme_defaults() -> None:
@@ -150,54 +146,3 @@ def test_check_writable_creates_the_folders(tmp_path: Path) -> None:
     settings.check_writable()
 
     assert all((tmp_path / name).is_dir() for name in ("db", "queue", "data"))
-
-
-def _assert_one_line_error(result: subprocess.CompletedProcess[str], variable: str) -> None:
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("vm-api: configuration error: ")
-    assert variable in lines[0]
-
-
-# Each case uses a command whose start-up would run this check; all of them parse the
-# environment before doing anything else.
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("command", "variable", "value"),
-    [
-        ([], "VM_API_BIND", "0.0.0.0:notaport"),
-        (["web"], "VM_API_BIND", "127.0.0.1:abc"),
-        (["worker"], "VM_API_JANITOR_INTERVAL", "0"),
-        (["worker"], "VM_API_PROVISIONER_INTERVAL", "-1"),
-        (["prestart"], "VM_API_DEFAULT_PROVIDER", "vmware"),
-    ],
-)
-def test_cli_stops_on_a_malformed_value(
-    run_vm_api: RunVmApi, command: list[str], variable: str, value: str
-) -> None:
-    result = run_vm_api(*command, **{variable: value})
-
-    _assert_one_line_error(result, variable)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("command", [[], ["prestart"], ["worker"]])
-def test_cli_stops_on_an_unwritable_database_path(
-    run_vm_api: RunVmApi, tmp_path: Path, command: list[str]
-) -> None:
-    (tmp_path / "file.txt").write_text("not a folder")
-
-    result = run_vm_api(*command, VM_API_DB_PATH=str(tmp_path / "file.txt" / "vm.db"))
-
-    _assert_one_line_error(result, "VM_API_DB_PATH")
-    assert (tmp_path / "file.txt").read_text() == "not a folder"
-
-
-@pytest.mark.slow
-def test_cli_stops_when_queue_path_is_the_database(run_vm_api, tmp_path: Path) -> None:
-    result = run_vm_api("prestart", VM_API_QUEUE_PATH=str(tmp_path / "vm.db"))
-
-    _assert_one_line_error(result, "VM_API_QUEUE_PATH")
-    assert not (tmp_path / "vm.db").exists()

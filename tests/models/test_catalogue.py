@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import ConfigError
-from service.templates import Catalogue, Template, load_catalogue, resolve_resources
+from models.catalogue import Catalogue, Template, load_catalogue, resolve_resources
+from models.settings import ConfigError
 
 GOOD = """
 default = "base"
