@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROVIDERS = ("local", "docker")
+# Where the development header `x-user` is believed from (never through a proxy).
+DEV_IDENTITIES = ("loopback", "any", "off")
 
 
 class ConfigError(Exception):
@@ -38,6 +40,9 @@ class Settings:
     allow_file_repos: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     allow_dev_user_header: bool = False
+    user_header: str = "X-VM-User"
+    dev_identity: str = "loopback"
+    cors_origins: tuple[str, ...] = ("http://localhost:3120", "http://127.0.0.1:3120")
     admins: frozenset[str] = frozenset()
     max_workspaces_per_user: int = 0
     max_running_per_user: int = 0
@@ -48,6 +53,13 @@ class Settings:
     def bind(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def dev_header_from(self) -> str:
+        """loopback, any or off; the older VM_API_ALLOW_DEV_USER_HEADER=true still means any."""
+        if self.allow_dev_user_header and self.dev_identity == "loopback":
+            return "any"
+        return self.dev_identity
 
     @property
     def resolved_queue_path(self) -> Path:
@@ -87,6 +99,11 @@ class Settings:
             allow_file_repos=reader.flag("VM_API_ALLOW_FILE_REPOS", False),
             trusted_proxies=reader.networks("VM_API_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"),
             allow_dev_user_header=reader.flag("VM_API_ALLOW_DEV_USER_HEADER", False),
+            user_header=reader.header_name("VM_API_USER_HEADER", "X-VM-User"),
+            dev_identity=reader.choice("VM_API_DEV_IDENTITY", "loopback", DEV_IDENTITIES),
+            cors_origins=reader.origins(
+                "VM_API_CORS_ORIGINS", "http://localhost:3120,http://127.0.0.1:3120"
+            ),
             admins=frozenset(reader.names("VM_API_ADMINS")),
             max_workspaces_per_user=reader.non_negative_int("VM_API_MAX_WORKSPACES_PER_USER", 0),
             max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
@@ -125,6 +142,10 @@ class Settings:
                 raise ConfigError(f"{variable}: {folder} is not writable")
 
 
+_HEADER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_ORIGIN_RE = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 _LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -223,6 +244,29 @@ class _Reader:
                 f"{name} must be 1-63 letters, digits, '_', '.' or '-', got {value!r}"
             )
         return value
+
+    def header_name(self, name: str, default: str) -> str:
+        value = self.raw(name, default)
+        if not _HEADER_RE.fullmatch(value):
+            raise ConfigError(f"{name} must be a header name such as X-VM-User, got {value!r}")
+        if value.lower() == "x-user":
+            raise ConfigError(f"{name}: x-user is the development header, not a proxy's")
+        return value
+
+    def origins(self, name: str, default: str) -> tuple[str, ...]:
+        """Origins as a browser sends them: scheme://host[:port], no path, no trailing slash."""
+        value = self.optional(name)
+        if value is not None and value.lower() == "none":
+            return ()
+        parts = [part.strip() for part in (default if value is None else value).split(",")]
+        origins = [part for part in parts if part]
+        for origin in origins:
+            if origin == "*" or not _ORIGIN_RE.fullmatch(origin):
+                raise ConfigError(
+                    f"{name}: {origin!r} is not an origin such as https://dash.example.com"
+                    " (scheme, host and port only; '*' is not allowed)"
+                )
+        return tuple(origin.lower() for origin in origins)
 
     def names(self, name: str) -> list[str]:
         value = self.optional(name) or ""

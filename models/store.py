@@ -33,7 +33,9 @@ def open_store(db_path: Path) -> Store:
     @db.on_connect(provider="sqlite")
     def _tune(_db: Database, connection: sqlite3.Connection) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # No `journal_mode = WAL` here: switching takes an exclusive lock, and the web and worker
+        # processes doing it at once on a fresh file made one of them fail with "database is
+        # locked". The pre-start hook switches the file once, under its lock; WAL persists.
         # FULL: a commit that answered 201 survives a power cut, not only a process crash.
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")

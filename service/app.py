@@ -12,6 +12,7 @@ from models.settings import Settings
 from models.store import open_store
 from service import __version__
 from service.blueprints import health, me, operations, snapshots, templates, workspaces
+from service.browser_safety import install_browser_safety
 from service.errors import APIError, register_error_handlers
 from service.openapi import VmApiOpenAPIProvider
 from service.read_lane import install_read_lane
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> Quart:
     )
     _use_strict_json(app)
     register_error_handlers(app)
+    install_browser_safety(app, settings)
     for module in (health, workspaces, snapshots, operations, templates, me):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)

@@ -15,8 +15,20 @@ from models.settings import Settings
 from service.errors import APIError
 
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-PROXY_HEADERS = ("X-VM-User", "X-Forwarded-User")
 DEV_HEADER = "x-user"
+# Headers every common reverse proxy adds (nginx with the documented recipe, oauth2-proxy, Caddy,
+# Traefik). A request carrying one came through a proxy, so `x-user` on it is a client's claim
+# that the proxy passed along, never the developer at the keyboard.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via")
+# Identity headers auth proxies set: present, whichever one VM_API_USER_HEADER names, they too
+# say the request came through a proxy.
+PROXY_IDENTITY_HEADERS = (
+    "X-VM-User",
+    "X-Forwarded-User",
+    "X-Forwarded-Email",
+    "X-Auth-Request-User",
+    "Remote-User",
+)
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -55,23 +67,51 @@ def _is_loopback(address: str | None) -> bool:
     return ip is not None and ip.is_loopback
 
 
+def _came_through_proxy(headers: Any, remote_addr: str | None, settings: Settings) -> bool:
+    markers = (*FORWARDING_HEADERS, *PROXY_IDENTITY_HEADERS, settings.user_header)
+    if any(headers.get(name) is not None for name in markers):
+        return True
+    # A trusted proxy on another host: everything from it came through it.
+    return _is_in(remote_addr, settings.trusted_proxies) and not _is_loopback(remote_addr)
+
+
+def _dev_header_counts(headers: Any, remote_addr: str | None, settings: Settings) -> bool:
+    where = settings.dev_header_from
+    if where == "off" or _came_through_proxy(headers, remote_addr, settings):
+        return False
+    return where == "any" or _is_loopback(remote_addr)
+
+
+def _identity_header(headers: Any, remote_addr: str | None, settings: Settings) -> str | None:
+    """The one header that names the caller on this request, or None.
+
+    From a trusted proxy that is VM_API_USER_HEADER and nothing else: any other identity header
+    the client slipped through the proxy is ignored, never read.
+    """
+    if _is_in(remote_addr, settings.trusted_proxies) and headers.get(settings.user_header):
+        return settings.user_header
+    if _dev_header_counts(headers, remote_addr, settings):
+        return DEV_HEADER
+    return None
+
+
 def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> str | None:
-    """Proxy headers count only from VM_API_TRUSTED_PROXIES, so a client that reaches the
-    service directly cannot claim to be anyone; `x-user` only when enabled or from loopback."""
-    candidates = []
-    if _is_in(remote_addr, settings.trusted_proxies):
-        candidates.extend(headers.get(name) for name in PROXY_HEADERS)
-    if settings.allow_dev_user_header or _is_loopback(remote_addr):
-        candidates.append(headers.get(DEV_HEADER))
-    present = [value for value in candidates if value is not None]
-    # Every identity header that counts must be well-formed, not only the one that wins:
-    # a malformed one is an injection attempt or a broken proxy, never to be skipped over.
+    """The caller's name, or None (a 401). Raises APIError 400 for a malformed name."""
+    header = _identity_header(headers, remote_addr, settings)
+    if header is None:
+        return None
+    value = headers.get(header)
+    # Empty, or bytes that are not text (servers hand headers over as latin-1): no identity.
+    if value is None or not value.strip() or not value.isascii():
+        return None
     # fullmatch: `$` would also let a trailing newline through.
-    if any(not USER_NAME.fullmatch(value) for value in present):
+    if not USER_NAME.fullmatch(value):
         raise APIError(
-            400, "INVALID_USER", "user name must be 1-64 letters, digits, '_', '.', '@' or '-'"
+            400,
+            "INVALID_USER",
+            f"{header}: user name must be 1-64 letters, digits, '_', '.', '@' or '-'",
         )
-    return present[0] if present else None
+    return value
 
 
 def require_user(handler: F) -> F:

@@ -11,7 +11,8 @@ from typing import Any
 
 from quart_schema import OpenAPIProvider
 
-from service.auth import DEV_HEADER, PROXY_HEADERS, USER_NAME
+from models.settings import Settings
+from service.auth import DEV_HEADER, USER_NAME
 
 # Integer keys, like quart-schema's own: the JSON provider sorts keys and cannot mix types.
 COMMON_ERRORS = {
@@ -28,29 +29,31 @@ ERROR_SCHEMA = {
     "required": ["error", "code"],
     "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
 }
-IDENTITY_DESCRIPTION = {
-    "X-VM-User": "The user, as set by the auth proxy (believed only from trusted proxies).",
-    "X-Forwarded-User": "The user, as oauth2-proxy sets it (believed only from trusted proxies).",
-    DEV_HEADER: "The user, for local development (accepted from loopback or when enabled).",
-}
 
 
-def _identity_parameters() -> list[dict[str, Any]]:
+def _identity_parameters(settings: Settings) -> list[dict[str, Any]]:
+    descriptions = {
+        settings.user_header: "The user, as the auth proxy sets it (VM_API_USER_HEADER; believed "
+        "only from VM_API_TRUSTED_PROXIES).",
+        DEV_HEADER: "The user, for local development: believed only on a request that did not "
+        "come through a proxy (VM_API_DEV_IDENTITY).",
+    }
     return [
         {
             "name": header,
             "in": "header",
             "required": False,
-            "description": IDENTITY_DESCRIPTION[header],
+            "description": description,
             "schema": {"type": "string", "pattern": f"^(?:{USER_NAME.pattern})$"},
         }
-        for header in (*PROXY_HEADERS, DEV_HEADER)
+        for header, description in descriptions.items()
     ]
 
 
 class VmApiOpenAPIProvider(OpenAPIProvider):
     def schema(self) -> dict[str, Any]:
         document = super().schema()
+        identity = _identity_parameters(self._app.config["SETTINGS"])
         document["components"]["schemas"]["Error"] = ERROR_SCHEMA
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for path, operations in document["paths"].items():
@@ -59,7 +62,7 @@ class VmApiOpenAPIProvider(OpenAPIProvider):
             for operation in operations.values():
                 if "requestBody" in operation:
                     operation["requestBody"]["required"] = True  # validate_request needs one
-                operation.setdefault("parameters", []).extend(_identity_parameters())
+                operation.setdefault("parameters", []).extend(identity)
                 responses = operation.setdefault("responses", {})
                 for status, description in COMMON_ERRORS.items():
                     responses.setdefault(status, {"description": description, "content": error_ref})

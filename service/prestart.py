@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ def run_prestart(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> P
             backend.break_lock()
             pending = list(backend.to_apply(migrations))
             if not pending:
+                _use_wal(db_path)
                 return PrestartResult(applied=[], backup=None)
             # Taken before yoyo's lock row is written, so putting it back leaves no lock row.
             backup = write_backup(db_path, settings.backup_keep) if existed else None
@@ -106,8 +108,21 @@ def run_prestart(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> P
             kept = f"; backup kept at {backup}" if backup else ""
             raise MigrationFailed(f"{failure}; database left as it was{kept}")
         _marker(db_path).unlink()
+        _use_wal(db_path)
     log.info("applied migrations %s", ", ".join(applied))
     return PrestartResult(applied=applied, backup=backup)
+
+
+def _use_wal(db_path: Path) -> None:
+    """Put the file in WAL mode (it stays so): readers never wait for the writer. Done here,
+    once per start under the migration lock, never by the serving processes at once."""
+    connection = sqlite3.connect(db_path, timeout=30)
+    try:
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    finally:
+        connection.close()
+    if mode != "wal":
+        raise MigrationFailed(f"cannot switch {db_path} to WAL mode (it stays in {mode!r})")
 
 
 def _apply(backend: Any, pending: list[Any]) -> tuple[list[str], str | None]:
