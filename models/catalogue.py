@@ -22,6 +22,7 @@ TEMPLATE_KEYS = (
     "memory_mb",
     "max_cpus",
     "max_memory_mb",
+    "aliases",
 )
 
 
@@ -35,6 +36,8 @@ class Template:
     memory_mb: int | None = None
     max_cpus: float | None = None  # what it may ask for; unset: the default is also the cap
     max_memory_mb: int | None = None
+    # Other names a create may use (the original's clients send `nodejs`, `py`, ...).
+    aliases: tuple[str, ...] = ()
 
     @property
     def cpus_cap(self) -> float | None:
@@ -52,7 +55,11 @@ class Catalogue:
     source: Path | None = field(default=None, compare=False)
 
     def get(self, name: str) -> Template | None:
-        return self.templates.get(name)
+        """A template by its name or one of its aliases."""
+        found = self.templates.get(name)
+        if found is not None:
+            return found
+        return next((t for t in self.templates.values() if name in t.aliases), None)
 
     def names(self) -> list[str]:
         return list(self.templates)
@@ -63,20 +70,23 @@ class Catalogue:
         for template in self.templates.values():
             item = asdict(template)
             item["command"] = list(template.command) if template.command is not None else None
+            item["aliases"] = list(template.aliases)
             items.append(item)
         return items
 
 
-def _builtin(name: str, image: str, description: str) -> Template:
-    return Template(name, image, ("sleep", "infinity"), description, 2.0, 2048)
+def _builtin(name: str, image: str, description: str, *aliases: str) -> Template:
+    return Template(name, image, ("sleep", "infinity"), description, 2.0, 2048, aliases=aliases)
 
 
 def default_catalogue() -> Catalogue:
     """Used when VM_API_TEMPLATES_FILE is not set."""
     templates = [
         _builtin("debian", "debian:bookworm-slim", "Debian 12 (bookworm), minimal"),
-        _builtin("python", "python:3.12-slim", "Python 3.12 on Debian, minimal"),
-        _builtin("node", "node:20-slim", "Node.js 20 LTS on Debian, minimal"),
+        _builtin("python", "python:3.12-slim", "Python 3.12 on Debian, minimal", "py"),
+        _builtin("node", "node:20-slim", "Node.js 20 LTS on Debian, minimal", "nodejs"),
+        _builtin("rust", "rust:1-slim-bookworm", "Rust (stable) on Debian, minimal"),
+        _builtin("go", "golang:1-bookworm", "Go on Debian", "golang"),
     ]
     return Catalogue(templates={t.name: t for t in templates}, default_name="debian")
 
@@ -105,10 +115,28 @@ def _parse(data: dict[str, Any], where: str, path: Path) -> Catalogue:
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(f"{where}: no templates; add at least one [templates.NAME] table")
     templates = {name: _template(name, body, where) for name, body in tables.items()}
+    _check_aliases(templates, where)
     default = data.get("default", next(iter(templates)))
     if not isinstance(default, str) or default not in templates:
         raise ConfigError(f"{where}: 'default' must name one of the templates, got {default!r}")
     return Catalogue(templates=templates, default_name=default, source=path)
+
+
+def _check_aliases(templates: dict[str, Template], where: str) -> None:
+    """An alias names exactly one template, and never shadows a template's own name."""
+    owners: dict[str, str] = {}
+    for template in templates.values():
+        for alias in template.aliases:
+            if alias in templates:
+                raise ConfigError(
+                    f"{where}: template {template.name!r}: alias {alias!r} is a template's name"
+                )
+            if alias in owners:
+                raise ConfigError(
+                    f"{where}: template {template.name!r}: alias {alias!r} is already an alias"
+                    f" of {owners[alias]!r}"
+                )
+            owners[alias] = template.name
 
 
 def _template(name: str, body: Any, where: str) -> Template:
@@ -140,6 +168,12 @@ def _template(name: str, body: Any, where: str) -> Template:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "a string")
+    aliases = body.get("aliases", [])
+    if not (
+        isinstance(aliases, list)
+        and all(isinstance(a, str) and NAME_RE.match(a) and a != name for a in aliases)
+    ):
+        raise fail("aliases", f"a list of other names matching {NAME_RE.pattern}")
     numbers: dict[str, Any] = {}
     for key in ("cpus", "max_cpus", "memory_mb", "max_memory_mb"):
         value = body.get(key)
@@ -159,6 +193,7 @@ def _template(name: str, body: Any, where: str) -> Template:
         image=image.strip(),
         command=tuple(command) if command is not None else None,
         description=description,
+        aliases=tuple(dict.fromkeys(aliases)),
         **numbers,
     )
 

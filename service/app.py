@@ -11,9 +11,10 @@ from models.catalogue import catalogue_for
 from models.settings import Settings
 from models.store import open_store
 from service import __version__
-from service.blueprints import health, me, operations, snapshots, templates, workspaces
+from service.blueprints import docs, health, me, operations, snapshots, templates, workspaces
 from service.browser_safety import install_browser_safety
 from service.errors import APIError, register_error_handlers
+from service.idempotency import install_idempotency
 from service.openapi import VmApiOpenAPIProvider
 from service.read_lane import install_read_lane
 from tasks.queue import configure_queue
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Quart:
     app.request_class = APIRequest
     catalogue_for(settings)  # a bad VM_API_TEMPLATES_FILE fails here, at start
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    docs.serve_docs_offline(app)
     QuartSchema(
         app,
         info=Info(
@@ -71,11 +73,16 @@ def create_app(settings: Settings) -> Quart:
             "header (set by the auth proxy) or x-user (local development).",
         ),
         openapi_provider_class=VmApiOpenAPIProvider,
+        # Swagger UI only: ReDoc and Scalar would load their code from a CDN, and no package
+        # on PyPI ships them.
+        redoc_ui_path=None,
+        scalar_ui_path=None,
     )
     _use_strict_json(app)
     register_error_handlers(app)
     install_browser_safety(app, settings)
-    for module in (health, workspaces, snapshots, operations, templates, me):
+    install_idempotency(app)  # after the refusal of foreign pages: a refused POST claims nothing
+    for module in (docs, health, workspaces, snapshots, operations, templates, me):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)
     open_store(settings.db_path)

@@ -42,9 +42,21 @@ def limit(args: MultiDict) -> int:
     return int(raw)
 
 
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_PASCAL_CASE = re.compile(r"(?:[A-Z][a-z0-9]+)+")
+
+
+def snake_case(value: str) -> str:
+    """The original's PascalCase values (`SnapshotRestore`) in today's spelling."""
+    return _WORD_START.sub("_", value).lower()
+
+
 def choice(args: MultiDict, name: str, choices: Iterable[str]) -> str | None:
+    """One of `choices`, in their spelling or the original's PascalCase (`Pending`)."""
     raw = args.get(name)
     options = list(choices)
+    if raw is not None and _PASCAL_CASE.fullmatch(raw) and snake_case(raw) in options:
+        raw = snake_case(raw)
     if raw is not None and raw not in options:
         raise _invalid(name, f"must be one of {', '.join(options)}")
     return raw

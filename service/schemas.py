@@ -66,6 +66,9 @@ class WorkspaceCreate(StrictModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     cpus: float | None = Field(default=None, gt=0, le=256)
     memory_mb: WholeNumber | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
+    # The original required `owner` in the body and replaced it with the caller, so its
+    # clients all send it: accepted and ignored; the caller is always the owner.
+    owner: Any = Field(default=None, description="Ignored (the caller is the owner).")
 
     _metadata_size = field_validator("metadata")(_check_metadata)
 
@@ -79,7 +82,22 @@ class WorkspaceUpdate(StrictModel):
 
 
 class SnapshotCreate(StrictModel):
-    name: str = Field(pattern=NAME_PATTERN)
+    # Snapshots are stored by id, so the name is a label: "Before refactor" is fine.
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="1-100 printable characters, not starting or ending with a space",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # isprintable(): no control characters, no line or paragraph separators
+        if not value.isprintable():
+            raise ValueError("must be printable characters only")
+        if value != value.strip():
+            raise ValueError("must not start or end with a space")
+        return value
 
 
 class Workspace(BaseModel):
@@ -141,6 +159,7 @@ class Template(BaseModel):
     memory_mb: int | None
     max_cpus: float | None
     max_memory_mb: int | None
+    aliases: list[str]
 
 
 # Named list types: the OpenAPI document would otherwise describe each list with the docstring

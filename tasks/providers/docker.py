@@ -182,6 +182,7 @@ class DockerProvider:
     def _provisioned(container_id: str, name: str, image: str) -> Provisioned:
         info = {"container_id": container_id, "container_name": name, "image": image}
         info["shell"] = f"docker exec -it {name} sh"
+        info["ssh_command"] = info["shell"]  # the original's key for "a shell in it"
         return Provisioned(provider_id=container_id, connection_info=info)
 
     @staticmethod

@@ -7,6 +7,7 @@ half-cloned workspace where a retry would adopt it.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -16,6 +17,11 @@ from pathlib import Path
 from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
 
 GIT_TIMEOUT_SECONDS = 300
+
+
+def local_shell_command(path: Path) -> str:
+    """A folder on the server: a shell there is a shell on the server, in the folder."""
+    return f"cd {shlex.quote(str(path))} && exec $SHELL"
 
 
 def _checked_id(workspace_id: str) -> str:
@@ -51,7 +57,8 @@ class LocalProvider:
 
     def _provisioned(self, workspace_id: str) -> Provisioned:
         path = self._path(workspace_id)
-        return Provisioned(provider_id=str(path), connection_info={"path": str(path)})
+        info = {"path": str(path), "ssh_command": local_shell_command(path)}
+        return Provisioned(provider_id=str(path), connection_info=info)
 
     def create(self, spec: WorkspaceSpec) -> Provisioned:
         target = self._path(spec.id)

@@ -51,7 +51,10 @@ def test_created_workspace_is_a_clone_of_the_repository(
 
     folder = service.config.workspace_dir(created["id"])
     assert running["status"] == "running", running
-    assert running["connection_info"] == {"path": str(folder)}
+    assert running["connection_info"] == {
+        "path": str(folder),
+        "ssh_command": f"cd {folder} && exec $SHELL",
+    }
     assert (folder / "README.md").read_text() == "hello from the e2e repository\n"
     assert (folder / ".git").is_dir()
 

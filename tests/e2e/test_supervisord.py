@@ -199,7 +199,7 @@ def test_workspace_lifecycle_through_supervisord(supervisor: Supervisor, git_rep
         workspace_id = response.json()["id"]
         running = wait_for_status(client, workspace_id, ("running",), 20.0)
         folder = supervisor.config.workspace_dir(workspace_id)
-        assert running["connection_info"] == {"path": str(folder)}
+        assert running["connection_info"]["path"] == str(folder)
         assert (folder / "README.md").is_file()
 
         assert client.delete(f"/api/v1/workspaces/{workspace_id}").status_code == 202

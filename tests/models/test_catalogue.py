@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,21 +39,26 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_the_builtin_catalogue() -> None:
     catalogue = load_catalogue(None)
 
-    assert catalogue.names() == ["debian", "python", "node"]
+    assert catalogue.names() == ["debian", "python", "node", "rust", "go"]
     assert catalogue.default_name == "debian"
     images = {name: catalogue.templates[name].image for name in catalogue.names()}
     assert images == {
         "debian": "debian:bookworm-slim",
         "python": "python:3.12-slim",
         "node": "node:20-slim",
+        "rust": "rust:1-slim-bookworm",
+        "go": "golang:1-bookworm",
     }
+    # the names the original's clients send
+    for alias, name in (("nodejs", "node"), ("py", "python"), ("golang", "go")):
+        assert catalogue.get(alias) is catalogue.templates[name]
     for template in catalogue.templates.values():
         assert template.command == ("sleep", "infinity")
         assert (template.cpus, template.memory_mb) == (2.0, 2048)
         assert template.description
     assert catalogue.get("nope") is None
     load_catalogue(None).templates.clear()  # each call gets its own catalogue
-    assert load_catalogue(None).names() == ["debian", "python", "node"]
+    assert load_catalogue(None).names() == ["debian", "python", "node", "rust", "go"]
 
 
 def test_loading_a_file(tmp_path: Path) -> None:
@@ -99,6 +105,7 @@ def test_to_json_lists_every_field(tmp_path: Path) -> None:
         "memory_mb": 512,
         "max_cpus": 2.5,
         "max_memory_mb": 1024,
+        "aliases": [],
     }
     assert items[0]["command"] is None
     assert [item["name"] for item in items] == ["python", "base"]
@@ -253,3 +260,34 @@ def test_resolve_resources_rejects_nonpositive_requests() -> None:
         resolve_resources(_template(), 0, None)
     with pytest.raises(ValueError, match="memory_mb must be greater than 0"):
         resolve_resources(_template(), None, -5)
+
+
+def test_aliases_name_their_template(tmp_path: Path) -> None:
+    text = '[templates.node]\nimage = "node:20-slim"\naliases = ["nodejs", "js", "js"]\n'
+    catalogue = load_catalogue(_write(tmp_path, text))
+
+    assert catalogue.get("nodejs") is catalogue.get("js") is catalogue.templates["node"]
+    assert catalogue.templates["node"].aliases == ("nodejs", "js")
+    assert catalogue.get("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[templates.a]\nimage = "x"\naliases = "b"\n', "'aliases' must be a list"),
+        ('[templates.a]\nimage = "x"\naliases = ["B C"]\n', "'aliases' must be a list"),
+        ('[templates.a]\nimage = "x"\naliases = ["a"]\n', "'aliases' must be a list"),
+        (
+            '[templates.a]\nimage = "x"\naliases = ["b"]\n[templates.b]\nimage = "y"\n',
+            "alias 'b' is a template's name",
+        ),
+        (
+            '[templates.a]\nimage = "x"\naliases = ["c"]\n'
+            '[templates.b]\nimage = "y"\naliases = ["c"]\n',
+            "alias 'c' is already an alias of 'a'",
+        ),
+    ],
+)
+def test_bad_aliases_are_start_up_errors(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_catalogue(_write(tmp_path, text))

@@ -20,6 +20,7 @@ from models.workspaces import (
 )
 from tasks.cleanup import cleanup_workspace
 from tasks.dispatch import enqueue_operation
+from tasks.providers.local import local_shell_command
 from tasks.provision import provision_workspace
 
 pytestmark = pytest.mark.usefixtures("migrated", "immediate")
@@ -42,7 +43,10 @@ def test_provisioning_makes_the_folder_and_records_where_it_is(migrated: Setting
     record = select_workspace(ws.id, "alice")
     folder = workspace_folder(migrated, ws.id)
     assert record.status == "running"
-    assert record.connection_info == {"path": str(folder)}
+    assert record.connection_info == {
+        "path": str(folder),
+        "ssh_command": local_shell_command(folder),
+    }
     assert folder.is_dir()
     assert operation_status(migrated, op.id) == ("success", 1)
 

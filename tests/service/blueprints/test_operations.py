@@ -121,6 +121,25 @@ async def test_invalid_filters_are_refused(client: QuartClient) -> None:
         assert named in body["error"], query
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["type=Create&status=Pending", "type=create&status=pending", "type=SnapshotRestore"],
+)
+async def test_filters_in_the_originals_pascal_case(
+    client: QuartClient, history: dict[str, str], query: str
+) -> None:
+    response = await client.get(f"{OPERATIONS}?{query}", headers=ALICE)
+
+    body = await response.get_json()
+    assert response.status_code == 200, body
+    if "SnapshotRestore" in query:
+        assert all(o["operation_type"] == "snapshot_restore" for o in body)
+    else:
+        assert body and all(
+            (o["operation_type"], o["status"]) == ("create", "pending") for o in body
+        )
+
+
 async def test_a_malformed_cursor_is_refused(client: QuartClient) -> None:
     response = await client.get(f"{OPERATIONS}?cursor=nonsense", headers=ALICE)
 

@@ -122,7 +122,7 @@ async def test_every_route_is_documented(app: Quart, client: QuartClient) -> Non
 
     missing = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in DOCUMENTATION_ENDPOINTS:
+        if rule.endpoint in DOCUMENTATION_ENDPOINTS or rule.endpoint.startswith("docs."):
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -132,7 +132,7 @@ async def test_every_route_is_documented(app: Quart, client: QuartClient) -> Non
     assert missing == []
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redocs"])
+@pytest.mark.parametrize("path", ["/docs", "/swagger-ui"])
 async def test_the_documentation_pages_are_html(client: QuartClient, path: str) -> None:
     response = await client.get(path)
 

@@ -169,11 +169,31 @@ async def test_snapshots_of_an_unknown_workspace_are_not_found(client: QuartClie
 async def test_a_snapshot_needs_a_valid_name(
     client: QuartClient, workspace: dict[str, Any]
 ) -> None:
-    for body in ({}, {"name": ""}, {"name": "a/b"}, {"name": "s", "x": 1}, []):
+    for body in (
+        {},
+        {"name": ""},
+        {"name": " lead"},
+        {"name": "trail "},
+        {"name": "line\nbreak"},
+        {"name": "tab\there"},
+        {"name": "x" * 101},
+        {"name": "s", "x": 1},
+        [],
+    ):
         response = await client.post(snapshots(workspace["id"]), json=body, headers=ALICE)
         await assert_error(response, 400, "VALIDATION_ERROR")
 
     assert await get_json(client, snapshots(workspace["id"])) == []
+
+
+@pytest.mark.parametrize("name", ["Before refactor", "v1.2 (ok?)", "a/b", "x" * 100, "über 用户"])
+async def test_any_printable_snapshot_name(
+    client: QuartClient, workspace: dict[str, Any], name: str
+) -> None:
+    response = await client.post(snapshots(workspace["id"]), json={"name": name}, headers=ALICE)
+
+    assert response.status_code == 202, await response.get_json()
+    assert [s["name"] for s in await get_json(client, snapshots(workspace["id"]))] == [name]
 
 
 async def test_a_workspace_being_created_cannot_be_snapshotted(client: QuartClient) -> None:

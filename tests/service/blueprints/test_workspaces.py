@@ -132,13 +132,16 @@ async def test_create_provisions_a_clone_in_immediate_mode(
 
 
 async def test_the_owner_is_always_the_caller(client: QuartClient) -> None:
-    refused = await post(client, {"name": "mine", "owner": "bob"})
-    await assert_error(refused, 400, "VALIDATION_ERROR")
-    assert "owner" in (await refused.get_json())["error"]
+    # the original's clients send `owner`: accepted, and ignored
+    response = await post(client, {"name": "mine", "owner": "bob"})
+    created = await response.get_json()
 
-    created = await create_workspace(client, "mine")
+    assert response.status_code == 201, created
     assert created["owner"] == "alice"
     assert await get_json(client, WORKSPACES, BOB) == []
+    refused = await post(client, {"name": "other", "owner": "bob", "colour": "red"})
+    body = await assert_error(refused, 400, "VALIDATION_ERROR")
+    assert "colour" in body["error"]
 
 
 VALID_NAMES = ["a", "Z", "7", "x" * 63, "my-ws", "my_ws", "v1.2.3", "9lives", "A.b-C_d"]
@@ -438,6 +441,16 @@ async def test_list_refuses_an_unknown_status(client: QuartClient) -> None:
         response = await client.get(WORKSPACES, query_string={"status": status}, headers=ALICE)
         body = await assert_error(response, 400, "INVALID_PARAMETER")
         assert "status" in body["error"]
+
+
+async def test_list_takes_the_originals_pascal_case_status(client: QuartClient) -> None:
+    await create_workspace(client, "new")
+
+    for status in ("Creating", "creating"):
+        response = await client.get(WORKSPACES, query_string={"status": status}, headers=ALICE)
+        body = await response.get_json()
+        assert response.status_code == 200, body
+        assert [w["status"] for w in body] == ["creating"]
 
 
 async def test_list_refuses_an_unknown_query_parameter(client: QuartClient) -> None:

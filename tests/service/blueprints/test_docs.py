@@ -1,0 +1,70 @@
+"""The docs pages load nothing from a CDN; the original's docs addresses; the front page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from quart.testing import QuartClient
+from swagger_ui_bundle import swagger_ui_path
+
+
+@pytest.mark.parametrize("path", ["/docs", "/swagger-ui"])
+async def test_the_docs_page_loads_only_our_own_assets(client: QuartClient, path: str) -> None:
+    page = await (await client.get(path)).get_data(as_text=True)
+
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources, page
+    assert all(source.startswith("/") for source in sources), sources
+    for source in sources:
+        response = await client.get(source)
+        assert response.status_code == 200, source
+
+
+@pytest.mark.parametrize(
+    ("name", "mimetype"),
+    [("swagger-ui-bundle.js", "text/javascript"), ("swagger-ui.css", "text/css")],
+)
+async def test_assets_are_the_packaged_files(client: QuartClient, name: str, mimetype: str) -> None:
+    response = await client.get(f"/docs/assets/{name}")
+
+    assert response.mimetype == mimetype
+    assert await response.get_data() == (swagger_ui_path / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["index.html", "..%2F__init__.py", "swagger-ui.js.map"])
+async def test_nothing_else_of_the_package_is_served(client: QuartClient, name: str) -> None:
+    response = await client.get(f"/docs/assets/{name}")
+
+    assert response.status_code == 404
+    assert (await response.get_json())["code"] == "NOT_FOUND"
+
+
+async def test_the_originals_openapi_address(client: QuartClient) -> None:
+    original = await (await client.get("/api-docs/openapi.json")).get_json()
+    ours = await (await client.get("/openapi.json")).get_json()
+
+    assert original == ours
+    assert "/api/v1/workspaces" in original["paths"]
+
+
+async def test_redoc_is_not_offered(client: QuartClient) -> None:
+    # it would load its code from a CDN
+    assert (await client.get("/redocs")).status_code == 404
+
+
+async def test_the_front_page_for_a_browser(client: QuartClient) -> None:
+    response = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+
+    page = await response.get_data(as_text=True)
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    assert 'href="/docs"' in page
+    assert "curl -H" in page
+
+
+async def test_the_front_page_for_a_json_client(client: QuartClient) -> None:
+    response = await client.get("/", headers={"Accept": "application/json"})
+
+    body = await response.get_json()
+    assert body["service"] == "vm-api"
+    assert body["links"]["docs"] == "/docs"
