@@ -1,20 +1,24 @@
-"""The API's documentation pages, offline: Swagger UI's files come from the swagger-ui-bundle
-package installed beside the service, never from a CDN. Also the original's addresses
+"""The API's documentation pages, offline: Swagger UI's files come from the swagger-ui-py
+package installed beside the service, never from a CDN. (swagger-ui-bundle ships Swagger UI 4,
+which cannot read the OpenAPI 3.1 documents quart-schema writes: a real browser showed "Unable
+to render this definition".) Also the original's addresses
 (/swagger-ui, /api-docs/openapi.json) and a front page at /."""
 
 from __future__ import annotations
 
 import mimetypes
+from importlib.resources import files
 
 from quart import Blueprint, Quart, Response, current_app, request
 from quart_schema import hide
-from swagger_ui_bundle import swagger_ui_path
 
 from service import __version__
 from service.responses import json_response
 
 blueprint = Blueprint("docs", __name__)
 ASSETS = "/docs/assets"
+# Only files of the package's static folder, by name; none of its web-framework handlers.
+SWAGGER_UI_FILES = files("swagger_ui") / "static"
 # Only what the page loads: nothing else in the package folder is served.
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png")
 ONE_DAY_SECONDS = 86_400
@@ -78,7 +82,7 @@ async def asset(name: str) -> Response:
     if name not in ASSET_FILES:
         return json_response({"error": f"no such asset: {name}", "code": "NOT_FOUND"}, 404)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    body = (swagger_ui_path / name).read_bytes()
+    body = (SWAGGER_UI_FILES / name).read_bytes()
     response = Response(body, content_type=content_type)
     response.cache_control.max_age = ONE_DAY_SECONDS
     return response

@@ -6,7 +6,8 @@ import re
 
 import pytest
 from quart.testing import QuartClient
-from swagger_ui_bundle import swagger_ui_path
+
+from service.blueprints.docs import SWAGGER_UI_FILES
 
 
 @pytest.mark.parametrize("path", ["/docs", "/swagger-ui"])
@@ -29,7 +30,7 @@ async def test_assets_are_the_packaged_files(client: QuartClient, name: str, mim
     response = await client.get(f"/docs/assets/{name}")
 
     assert response.mimetype == mimetype
-    assert await response.get_data() == (swagger_ui_path / name).read_bytes()
+    assert await response.get_data() == (SWAGGER_UI_FILES / name).read_bytes()
 
 
 @pytest.mark.parametrize("name", ["index.html", "..%2F__init__.py", "swagger-ui.js.map"])
