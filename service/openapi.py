@@ -13,6 +13,7 @@ from quart_schema import OpenAPIProvider
 
 from models.settings import Settings
 from service.auth import DEV_HEADER, USER_NAME
+from service.idempotency import OPENAPI_PARAMETER, OPENAPI_REUSED
 
 # Integer keys, like quart-schema's own: the JSON provider sorts keys and cannot mix types.
 COMMON_ERRORS = {
@@ -59,11 +60,14 @@ class VmApiOpenAPIProvider(OpenAPIProvider):
         for path, operations in document["paths"].items():
             if not path.startswith("/api/"):
                 continue
-            for operation in operations.values():
+            for method, operation in operations.items():
                 if "requestBody" in operation:
                     operation["requestBody"]["required"] = True  # validate_request needs one
                 operation.setdefault("parameters", []).extend(identity)
                 responses = operation.setdefault("responses", {})
+                if method == "post":  # every POST takes a key (service/idempotency.py)
+                    operation["parameters"].append(OPENAPI_PARAMETER)
+                    responses.setdefault(422, {"description": OPENAPI_REUSED, "content": error_ref})
                 for status, description in COMMON_ERRORS.items():
                     responses.setdefault(status, {"description": description, "content": error_ref})
         return document

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from models.idempotency import purge_expired_keys
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
 from models.settings import PROVIDERS, Settings
 from models.work import mark_vanished
@@ -26,6 +27,7 @@ class JanitorReport:
     orphans_removed: int = 0
     orphans_left: int = 0  # orphans whose removal failed; tried again at the next run
     vanished: int = 0
+    idempotency_keys_purged: int = 0
 
 
 def expire(batch: int = BATCH) -> int:
@@ -74,8 +76,8 @@ def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) ->
 
 
 def run_janitor(settings: Settings) -> JanitorReport:
-    report = JanitorReport(expired=expire())
+    report = JanitorReport(expired=expire(), idempotency_keys_purged=purge_expired_keys())
     reconcile(settings, report)
-    if report.expired or report.orphans_removed or report.orphans_left or report.vanished:
+    if any(vars(report).values()):
         log.info("janitor: %s", report)
     return report
