@@ -73,8 +73,8 @@ def create_app(settings: Settings) -> Quart:
             "header (set by the auth proxy) or x-user (local development).",
         ),
         openapi_provider_class=VmApiOpenAPIProvider,
-        # Swagger UI only: ReDoc and Scalar would load their code from a CDN, and no package
-        # on PyPI ships them.
+        # Swagger UI only: ReDoc and Scalar would load their code from a CDN (why no package
+        # serves them instead: service/blueprints/docs.py).
         redoc_ui_path=None,
         scalar_ui_path=None,
     )

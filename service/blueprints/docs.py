@@ -2,14 +2,19 @@
 package installed beside the service, never from a CDN. (swagger-ui-bundle ships Swagger UI 4,
 which cannot read the OpenAPI 3.1 documents quart-schema writes: a real browser showed "Unable
 to render this definition".) Also the original's addresses
-(/swagger-ui, /api-docs/openapi.json) and a front page at /."""
+(/swagger-ui, /api-docs/openapi.json) and a front page at /.
+
+ReDoc is not offered: the packages that ship it (drf-spectacular-sidecar,
+fastapi-standalone-docs) require Django or FastAPI, a second web framework for one page.
+/redocs, quart-schema's usual address for it, sends a person to /docs instead."""
 
 from __future__ import annotations
 
+import html
 import mimetypes
 from importlib.resources import files
 
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Quart, Response, current_app, redirect, request
 from quart_schema import hide
 
 from service import __version__
@@ -70,7 +75,9 @@ async def front_page() -> Response:
     """A person's browser gets a page; a JSON client gets the same links as JSON."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     if best == "text/html":
-        base = request.host_url.rstrip("/")
+        # werkzeug drops a malformed Host (leaving "http:"); escaped all the same, as it is
+        # the client's text put into a page
+        base = html.escape(request.host_url.rstrip("/"))
         page = FRONT_PAGE.format(version=__version__, base=base)
         return Response(page, content_type="text/html; charset=utf-8")
     return json_response(_index())
@@ -89,9 +96,10 @@ async def asset(name: str) -> Response:
 
 
 @blueprint.get("/swagger-ui")
+@blueprint.get("/swagger-ui/")
 @hide
 async def original_swagger_ui() -> str:
-    """Where the original served its docs page."""
+    """Where the original served its docs page (utoipa's Swagger UI answers with the slash)."""
     return await current_app.extensions["QUART_SCHEMA"].swagger_ui()  # type: ignore[no-any-return]
 
 
@@ -100,6 +108,13 @@ async def original_swagger_ui() -> str:
 async def original_openapi() -> Response:
     """Where the original served its OpenAPI document."""
     return await current_app.extensions["QUART_SCHEMA"].openapi()  # type: ignore[no-any-return]
+
+
+@blueprint.get("/redocs")
+@hide
+async def redoc() -> Response:
+    """Not a 404 for a bookmark of quart-schema's ReDoc page; temporary, in case it returns."""
+    return redirect("/docs", 302)  # type: ignore[return-value]
 
 
 def serve_docs_offline(app: Quart) -> None:

@@ -10,7 +10,7 @@ from quart.testing import QuartClient
 from service.blueprints.docs import SWAGGER_UI_FILES
 
 
-@pytest.mark.parametrize("path", ["/docs", "/swagger-ui"])
+@pytest.mark.parametrize("path", ["/docs", "/swagger-ui", "/swagger-ui/"])
 async def test_the_docs_page_loads_only_our_own_assets(client: QuartClient, path: str) -> None:
     page = await (await client.get(path)).get_data(as_text=True)
 
@@ -49,9 +49,11 @@ async def test_the_originals_openapi_address(client: QuartClient) -> None:
     assert "/api/v1/workspaces" in original["paths"]
 
 
-async def test_redoc_is_not_offered(client: QuartClient) -> None:
-    # it would load its code from a CDN
-    assert (await client.get("/redocs")).status_code == 404
+async def test_redoc_sends_a_person_to_swagger_ui(client: QuartClient) -> None:
+    # quart-schema's ReDoc page would load its code from a CDN
+    response = await client.get("/redocs")
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/docs")
 
 
 async def test_the_front_page_for_a_browser(client: QuartClient) -> None:
@@ -69,3 +71,19 @@ async def test_the_front_page_for_a_json_client(client: QuartClient) -> None:
     body = await response.get_json()
     assert body["service"] == "vm-api"
     assert body["links"]["docs"] == "/docs"
+
+
+@pytest.mark.parametrize("accept", [None, "*/*"])
+async def test_curl_gets_the_json_index(client: QuartClient, accept: str | None) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    response = await client.get("/", headers=headers)
+
+    assert (response.status_code, response.mimetype) == (200, "application/json")
+
+
+async def test_the_front_page_shows_the_address_it_was_asked_at(client: QuartClient) -> None:
+    response = await client.get("/", headers={"Accept": "text/html", "Host": "vm.example:3121"})
+
+    assert 'curl -H "x-user: $USER" http://vm.example:3121/api/v1/workspaces' in (
+        await response.get_data(as_text=True)
+    )
