@@ -57,47 +57,55 @@ def _ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
     return ip
 
 
-def _is_in(address: str | None, networks: tuple[Any, ...]) -> bool:
-    ip = _ip(address)
-    return ip is not None and any(ip in network for network in networks)
+@dataclass(frozen=True)
+class _Peer:
+    """What the peer's address says, worked out once per request."""
+
+    trusted_proxy: bool  # in VM_API_TRUSTED_PROXIES
+    loopback: bool
+
+    @classmethod
+    def of(cls, address: str | None, settings: Settings) -> _Peer:
+        ip = _ip(address)
+        if ip is None:
+            return cls(trusted_proxy=False, loopback=False)
+        return cls(
+            trusted_proxy=any(ip in network for network in settings.trusted_proxies),
+            loopback=ip.is_loopback,
+        )
 
 
-def _is_loopback(address: str | None) -> bool:
-    ip = _ip(address)
-    return ip is not None and ip.is_loopback
-
-
-def _came_through_proxy(headers: Any, remote_addr: str | None, settings: Settings) -> bool:
+def _came_through_proxy(headers: Any, peer: _Peer, settings: Settings) -> bool:
     markers = (*FORWARDING_HEADERS, *PROXY_IDENTITY_HEADERS, settings.user_header)
     if any(headers.get(name) is not None for name in markers):
         return True
     # A trusted proxy on another host: everything from it came through it.
-    return _is_in(remote_addr, settings.trusted_proxies) and not _is_loopback(remote_addr)
+    return peer.trusted_proxy and not peer.loopback
 
 
-def _dev_header_counts(headers: Any, remote_addr: str | None, settings: Settings) -> bool:
+def _dev_header_counts(headers: Any, peer: _Peer, settings: Settings) -> bool:
     where = settings.dev_header_from
-    if where == "off" or _came_through_proxy(headers, remote_addr, settings):
+    if where == "off" or _came_through_proxy(headers, peer, settings):
         return False
-    return where == "any" or _is_loopback(remote_addr)
+    return where == "any" or peer.loopback
 
 
-def _identity_header(headers: Any, remote_addr: str | None, settings: Settings) -> str | None:
+def _identity_header(headers: Any, peer: _Peer, settings: Settings) -> str | None:
     """The one header that names the caller on this request, or None.
 
     From a trusted proxy that is VM_API_USER_HEADER and nothing else: any other identity header
     the client slipped through the proxy is ignored, never read.
     """
-    if _is_in(remote_addr, settings.trusted_proxies) and headers.get(settings.user_header):
+    if peer.trusted_proxy and headers.get(settings.user_header):
         return settings.user_header
-    if _dev_header_counts(headers, remote_addr, settings):
+    if _dev_header_counts(headers, peer, settings):
         return DEV_HEADER
     return None
 
 
 def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> str | None:
     """The caller's name, or None (a 401). Raises APIError 400 for a malformed name."""
-    header = _identity_header(headers, remote_addr, settings)
+    header = _identity_header(headers, _Peer.of(remote_addr, settings), settings)
     if header is None:
         return None
     value = headers.get(header)
@@ -114,15 +122,23 @@ def resolve_user(headers: Any, remote_addr: str | None, settings: Settings) -> s
     return value
 
 
+def caller() -> str | None:
+    """This request's user, resolved once: the Idempotency-Key hook asks before the route."""
+    if "caller" not in g:
+        settings: Settings = current_app.config["SETTINGS"]
+        g.caller = resolve_user(request.headers, request.remote_addr, settings)
+    return g.caller  # type: ignore[no-any-return]
+
+
 def require_user(handler: F) -> F:
     """Every /api route carries this: no identity is a 401 before anything else happens."""
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        settings: Settings = current_app.config["SETTINGS"]
-        user = resolve_user(request.headers, request.remote_addr, settings)
+        user = caller()
         if user is None:
             raise APIError(401, "UNAUTHORIZED", "authentication required: no user identity header")
+        settings: Settings = current_app.config["SETTINGS"]
         g.viewer = Viewer(user=user, is_admin=user in settings.admins)
         return await handler(*args, **kwargs)
 

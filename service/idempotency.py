@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from quart import Quart, Response, current_app, g, request
+from quart import Quart, Response, g, request
 from quart.utils import run_sync
 
 from models.idempotency import (
@@ -34,8 +34,7 @@ from models.idempotency import (
     finish_key,
     release_key,
 )
-from models.settings import Settings
-from service.auth import resolve_user
+from service.auth import caller
 from service.errors import APIError, error_response
 
 log = logging.getLogger("vm_api.idempotency")
@@ -114,8 +113,7 @@ async def _claim_before_request() -> Response | None:
     key = request_key(request.headers)
     if key is None:
         return None
-    settings: Settings = current_app.config["SETTINGS"]
-    user = resolve_user(request.headers, request.remote_addr, settings)
+    user = caller()
     if user is None:
         return None  # the route refuses it with 401; an anonymous key means nothing
     body = await request.get_data()  # cached: the route reads the same bytes

@@ -18,6 +18,7 @@ from quart import Blueprint, Quart, Response, current_app, redirect, request
 from quart_schema import hide
 
 from service import __version__
+from service.errors import APIError
 from service.responses import json_response
 
 blueprint = Blueprint("docs", __name__)
@@ -87,7 +88,7 @@ async def front_page() -> Response:
 @hide
 async def asset(name: str) -> Response:
     if name not in ASSET_FILES:
-        return json_response({"error": f"no such asset: {name}", "code": "NOT_FOUND"}, 404)
+        raise APIError(404, "NOT_FOUND", f"no such asset: {name}")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     body = (SWAGGER_UI_FILES / name).read_bytes()
     response = Response(body, content_type=content_type)
