@@ -39,6 +39,7 @@ def define_entities(db: Database) -> Entities:
         cpus = Optional(float, column="cpus", nullable=True)
         memory_mb = Optional(int, column="memory_mb", nullable=True)
         deleted_at = Optional(datetime, column="deleted_at", nullable=True)
+        repo_ref = Optional(str, column="repo_ref", nullable=True)
 
     class Operation(db.Entity):  # type: ignore[name-defined]
         _table_ = "operations"
@@ -54,6 +55,12 @@ def define_entities(db: Database) -> Entities:
         enqueued_at = Optional(datetime, column="enqueued_at", nullable=True)
         heartbeat_at = Optional(datetime, column="heartbeat_at", nullable=True)
         target_id = Optional(str, column="target_id", nullable=True)
+        requested_by = Optional(str, column="requested_by", nullable=True)
+        reason = Optional(str, column="reason", nullable=True)
+        detail_json = Optional(str, column="detail", nullable=True)
+        progress = Optional(str, column="progress", nullable=True)
+        task_ids_json = Optional(str, column="task_ids", nullable=True)
+        request_id = Optional(str, column="request_id", nullable=True)
 
     class Snapshot(db.Entity):  # type: ignore[name-defined]
         _table_ = "snapshots"

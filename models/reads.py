@@ -20,11 +20,11 @@ from models.store import active
 WORKSPACE_COLUMNS = (
     "id, name, owner, repo_url, template, provider, status, created_at, updated_at, "
     "ttl_seconds, expires_at, metadata, provider_id, connection_info, error_message, cpus, "
-    "memory_mb"
+    "memory_mb, repo_ref"
 )
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
-    "attempts, target_id"
+    "attempts, target_id, requested_by, reason, detail, progress, task_ids, request_id"
 )
 
 
@@ -47,7 +47,7 @@ WORKSPACE_JSON = (
     f" 'ttl_seconds', ttl_seconds, 'expires_at', {_rfc3339_sql('expires_at')},"
     " 'metadata', json(metadata), 'provider_id', provider_id,"
     " 'connection_info', json(connection_info), 'error_message', error_message,"
-    " 'cpus', cpus, 'memory_mb', memory_mb)"
+    " 'cpus', cpus, 'memory_mb', memory_mb, 'repo_ref', repo_ref)"
 )
 
 
@@ -60,7 +60,8 @@ def _moment(value: Any) -> datetime | None:
 
 def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
     (id_, name, owner, repo_url, template, provider, status, created, updated, ttl, expires,
-     metadata, provider_id, connection_info, error_message, cpus, memory_mb) = row  # fmt: skip
+     metadata, provider_id, connection_info, error_message, cpus, memory_mb,
+     repo_ref) = row  # fmt: skip
     return WorkspaceRecord(
         id=id_,
         name=name,
@@ -79,12 +80,13 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         error_message=error_message,
         cpus=cpus,
         memory_mb=memory_mb,
+        repo_ref=repo_ref,
     )
 
 
 def operation_from_row(row: tuple[Any, ...]) -> OperationRecord:
     (id_, workspace_id, owner, kind, status, started, completed, error, attempts,
-     target_id) = row  # fmt: skip
+     target_id, requested_by, reason, detail, progress, task_ids, request_id) = row  # fmt: skip
     return OperationRecord(
         id=id_,
         workspace_id=workspace_id,
@@ -96,6 +98,12 @@ def operation_from_row(row: tuple[Any, ...]) -> OperationRecord:
         error=error,
         attempts=attempts,
         target_id=target_id,
+        requested_by=requested_by,
+        reason=reason,
+        detail=json.loads(detail) if detail else None,
+        progress=progress,
+        task_ids=tuple(json.loads(task_ids)) if task_ids else (),
+        request_id=request_id,
     )
 
 

@@ -45,6 +45,7 @@ class WorkspaceRecord:
     error_message: str | None
     cpus: float | None
     memory_mb: int | None
+    repo_ref: str | None = None
 
     @classmethod
     def from_entity(cls, w: Any) -> WorkspaceRecord:
@@ -66,6 +67,7 @@ class WorkspaceRecord:
             error_message=w.error_message,
             cpus=w.cpus,
             memory_mb=w.memory_mb,
+            repo_ref=w.repo_ref,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class WorkspaceRecord:
             "error_message": self.error_message,
             "cpus": self.cpus,
             "memory_mb": self.memory_mb,
+            "repo_ref": self.repo_ref,
         }
 
 
@@ -102,6 +105,12 @@ class OperationRecord:
     error: str | None
     attempts: int
     target_id: str | None
+    requested_by: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] | None = None
+    progress: str | None = None
+    task_ids: tuple[str, ...] = ()
+    request_id: str | None = None
 
     @classmethod
     def from_entity(cls, o: Any) -> OperationRecord:
@@ -116,6 +125,12 @@ class OperationRecord:
             error=o.error,
             attempts=o.attempts,
             target_id=o.target_id,
+            requested_by=o.requested_by,
+            reason=o.reason,
+            detail=json.loads(o.detail_json) if o.detail_json else None,
+            progress=o.progress,
+            task_ids=tuple(json.loads(o.task_ids_json)) if o.task_ids_json else (),
+            request_id=o.request_id,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +144,12 @@ class OperationRecord:
             "error": self.error,
             "attempts": self.attempts,
             "snapshot_id": self.target_id,
+            "requested_by": self.requested_by or self.owner,
+            "reason": self.reason,
+            "detail": self.detail,
+            "progress": self.progress,
+            "task_ids": list(self.task_ids),
+            "request_id": self.request_id,
         }
 
 

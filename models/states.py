@@ -35,6 +35,7 @@ class OperationStatus(StrEnum):
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # revoked by an operator before it ran
 
 
 class SnapshotStatus(StrEnum):

@@ -118,6 +118,7 @@ class Workspace(BaseModel):
     error_message: str | None
     cpus: float | None
     memory_mb: int | None
+    repo_ref: str | None = None
 
 
 class WorkspaceAccepted(Workspace):
@@ -134,6 +135,14 @@ class Operation(BaseModel):
     error: str | None
     attempts: int
     snapshot_id: str | None
+    requested_by: str | None = None
+    reason: str | None = Field(None, description="why it was asked for, e.g. 'ttl expired'")
+    detail: dict[str, Any] | None = Field(
+        None, description="what exactly: an exec's command and exit code, a file's path"
+    )
+    progress: str | None = Field(None, description="the latest progress line")
+    task_ids: list[str] = Field(default_factory=list, description="huey tasks that ran it")
+    request_id: str | None = None
 
 
 class Snapshot(BaseModel):

@@ -20,6 +20,12 @@ OPERATION_FIELDS = {
     "error",
     "attempts",
     "snapshot_id",
+    "requested_by",
+    "reason",
+    "detail",
+    "progress",
+    "task_ids",
+    "request_id",
 }
 
 

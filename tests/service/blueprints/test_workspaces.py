@@ -44,6 +44,7 @@ WORKSPACE_FIELDS = {
     "error_message",
     "cpus",
     "memory_mb",
+    "repo_ref",
 }
 LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 
