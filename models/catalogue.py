@@ -23,7 +23,13 @@ TEMPLATE_KEYS = (
     "max_cpus",
     "max_memory_mb",
     "aliases",
+    "workdir",
+    "shell",
+    "network",
 )
+DEFAULT_WORKDIR = "/workspace"
+DEFAULT_SHELL = "/bin/sh"
+NETWORK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,12 @@ class Template:
     max_memory_mb: int | None = None
     # Other names a create may use (the original's clients send `nodejs`, `py`, ...).
     aliases: tuple[str, ...] = ()
+    # Where the workspace's own volume is mounted (the person's files live there).
+    workdir: str = DEFAULT_WORKDIR
+    # What the terminal runs.
+    shell: str = DEFAULT_SHELL
+    # none, bridge or the name of a Docker network; None: the operator's VM_API_DOCKER_NETWORK.
+    network: str | None = None
 
     @property
     def cpus_cap(self) -> float | None:
@@ -174,6 +186,17 @@ def _template(name: str, body: Any, where: str) -> Template:
         and all(isinstance(a, str) and NAME_RE.match(a) and a != name for a in aliases)
     ):
         raise fail("aliases", f"a list of other names matching {NAME_RE.pattern}")
+    paths: dict[str, Any] = {}
+    for key in ("workdir", "shell"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
+            raise fail(key, "an absolute path without '..'")
+        paths[key] = value.rstrip("/") or "/"
+    network = body.get("network")
+    if network is not None and not (isinstance(network, str) and NETWORK_RE.match(network)):
+        raise fail("network", "'none', 'bridge' or the name of a Docker network")
     numbers: dict[str, Any] = {}
     for key in ("cpus", "max_cpus", "memory_mb", "max_memory_mb"):
         value = body.get(key)
@@ -194,6 +217,8 @@ def _template(name: str, body: Any, where: str) -> Template:
         command=tuple(command) if command is not None else None,
         description=description,
         aliases=tuple(dict.fromkeys(aliases)),
+        network=network,
+        **paths,
         **numbers,
     )
 

@@ -10,6 +10,7 @@ from pony.orm import db_session
 
 from models.records import sql_time, utcnow
 from models.store import active
+from models.work import ACCESS_TYPES_SQL
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
     db = active().db
     now = utcnow()
     dead = db.select(
-        """SELECT id, operation_type, attempts FROM operations
+        f"""SELECT id, operation_type, attempts FROM operations
         WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $dead_before)
+          AND operation_type NOT IN ({ACCESS_TYPES_SQL})
         """,
         {},
         {"dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout))},
@@ -87,6 +89,19 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
         """,
         {},
         {"lost_before": sql_time(now - timedelta(seconds=requeue_after))},
+    )
+    # A web process that died during an exec or a terminal session never finished its record.
+    db.execute(
+        f"""UPDATE operations SET status = 'failed', completed_at = $now,
+            error = 'the web process ended before it finished'
+        WHERE status = 'running' AND heartbeat_at < $dead_before
+          AND operation_type IN ({ACCESS_TYPES_SQL})
+        """,
+        {},
+        {
+            "now": sql_time(now),
+            "dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout)),
+        },
     )
     retry = [(op_id, kind) for op_id, kind, attempts in dead if attempts < max_attempts]
     exhausted = [op_id for op_id, _, attempts in dead if attempts >= max_attempts]

@@ -12,6 +12,7 @@ from pathlib import Path
 PROVIDERS = ("local", "docker")
 # Where the development header `x-user` is believed from (never through a proxy).
 DEV_IDENTITIES = ("loopback", "any", "off")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -48,6 +49,17 @@ class Settings:
     max_running_per_user: int = 0
     docker_host: str | None = None
     instance: str = "vm-api"
+    # Work-in issue: the network a template without its own gets; exec on the server itself
+    # (local provider) only when the operator says so; upload cap; terminals per workspace.
+    docker_network: str = "bridge"
+    allow_local_exec: bool = False
+    max_upload_mb: int = 100
+    max_terminals_per_workspace: int = 4
+    # Operator issue: logs as text or JSON lines; who may scrape /metrics; task history kept.
+    log_format: str = "text"
+    metrics_token: str | None = None
+    task_history_path: Path | None = None
+    task_history_retention: int = 7 * 24 * 3600
 
     @property
     def bind(self) -> str:
@@ -64,6 +76,11 @@ class Settings:
     @property
     def resolved_queue_path(self) -> Path:
         return self.queue_path or self.db_path.parent / "queue.db"
+
+    @property
+    def resolved_task_history_path(self) -> Path:
+        """huey's task history (huey.contrib.stats): beside the queue, never in the data file."""
+        return self.task_history_path or self.db_path.parent / "task-history.db"
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -109,6 +126,14 @@ class Settings:
             max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
             docker_host=reader.optional("DOCKER_HOST"),
             instance=reader.label("VM_API_INSTANCE", "vm-api"),
+            docker_network=reader.label("VM_API_DOCKER_NETWORK", "bridge"),
+            allow_local_exec=reader.flag("VM_API_ALLOW_LOCAL_EXEC", False),
+            max_upload_mb=reader.positive_int("VM_API_MAX_UPLOAD_MB", 100),
+            max_terminals_per_workspace=reader.positive_int("VM_API_MAX_TERMINALS", 4),
+            log_format=reader.choice("VM_API_LOG_FORMAT", "text", LOG_FORMATS),
+            metrics_token=reader.optional("VM_API_METRICS_TOKEN"),
+            task_history_path=reader.optional_path("VM_API_TASK_HISTORY_PATH"),
+            task_history_retention=reader.positive_int("VM_API_TASK_HISTORY_RETENTION", 604800),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")

@@ -30,6 +30,20 @@ class OperationType(StrEnum):
     SNAPSHOT_DELETE = "snapshot_delete"
 
 
+class AccessType(StrEnum):
+    """A person's direct use of a running workspace, recorded in its operation history as it
+    happens (never queued): who ran what, and how it ended."""
+
+    EXEC = "exec"
+    TERMINAL = "terminal"
+    FILE_UPLOAD = "file_upload"
+    FILE_DOWNLOAD = "file_download"
+
+
+# Every value an operation's `operation_type` can take.
+OPERATION_TYPE_NAMES = tuple(t.value for t in OperationType) + tuple(a.value for a in AccessType)
+
+
 class OperationStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"

@@ -14,6 +14,7 @@ from pony.orm import db_session
 
 from models.records import OperationRecord, WorkspaceRecord, sql_time, utcnow
 from models.states import (
+    AccessType,
     OperationStatus,
     OperationType,
     SnapshotStatus,
@@ -23,6 +24,9 @@ from models.states import (
     transitional_status,
 )
 from models.store import active
+
+# Exec, terminal and file operations never hold a workspace: a stop may run beside a terminal.
+ACCESS_TYPES_SQL = ", ".join(f"'{kind.value}'" for kind in AccessType)
 
 PENDING = OperationStatus.PENDING.value
 RUNNING = OperationStatus.RUNNING.value
@@ -56,13 +60,14 @@ def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefuse
     db = active().db
     now = utcnow()
     cursor = db.execute(
-        """
+        f"""
         UPDATE operations SET status = 'running', attempts = attempts + 1, heartbeat_at = $now
         WHERE id = $operation_id AND status = 'pending'
           AND NOT EXISTS (
             SELECT 1 FROM operations AS other
             WHERE other.workspace_id = operations.workspace_id
-              AND other.status = 'running' AND other.id <> operations.id)
+              AND other.status = 'running' AND other.id <> operations.id
+              AND other.operation_type NOT IN ({ACCESS_TYPES_SQL}))
         """,
         {},
         {"now": sql_time(now), "operation_id": operation_id},

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
 
-from models.states import VISIBLE_STATUSES, OperationStatus, OperationType
+from models.states import OPERATION_TYPE_NAMES, VISIBLE_STATUSES, OperationStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
@@ -201,7 +201,7 @@ class ListQuery(BaseModel):
 
 
 WorkspaceStatusName = Literal[tuple(s.value for s in VISIBLE_STATUSES)]  # type: ignore[valid-type]
-OperationTypeName = Literal[tuple(t.value for t in OperationType)]  # type: ignore[valid-type]
+OperationTypeName = Literal[OPERATION_TYPE_NAMES]  # type: ignore[valid-type]
 OperationStatusName = Literal[tuple(s.value for s in OperationStatus)]  # type: ignore[valid-type]
 
 

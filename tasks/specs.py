@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.catalogue import catalogue_for
+from models.catalogue import DEFAULT_SHELL, DEFAULT_WORKDIR, catalogue_for
 from models.records import WorkspaceRecord
 from models.settings import Settings
 from tasks.providers.base import WorkspaceSpec
@@ -21,4 +21,8 @@ def spec_for(workspace: WorkspaceRecord, settings: Settings) -> WorkspaceSpec:
         command=template.command if template else None,
         cpus=workspace.cpus,
         memory_mb=workspace.memory_mb,
+        repo_ref=workspace.repo_ref,
+        workdir=template.workdir if template else DEFAULT_WORKDIR,
+        shell=template.shell if template else DEFAULT_SHELL,
+        network=(template.network if template else None) or settings.docker_network,
     )

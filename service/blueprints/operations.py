@@ -6,7 +6,7 @@ from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_response
 
 from models.operations import select_operation, select_operations
-from models.states import OperationStatus, OperationType
+from models.states import OPERATION_TYPE_NAMES, OperationStatus
 from service import params
 from service.auth import require_user, viewer
 from service.read_lane import read
@@ -27,7 +27,7 @@ async def get_operations() -> Response:
         select_operations,
         viewer().scope,
         params.uuid_param(args, "workspace_id"),
-        params.choice(args, "type", [t.value for t in OperationType]),
+        params.choice(args, "type", list(OPERATION_TYPE_NAMES)),
         params.choice(args, "status", [s.value for s in OperationStatus]),
         params.limit(args),
         args.get("cursor"),

@@ -23,6 +23,10 @@ class WorkspaceSpec:
     command: tuple[str, ...] | None = None
     cpus: float | None = None
     memory_mb: int | None = None
+    repo_ref: str | None = None  # branch, tag or commit to check out after the clone
+    workdir: str = "/workspace"  # where the workspace's volume is mounted
+    shell: str = "/bin/sh"
+    network: str = "none"  # none, bridge or a Docker network's name
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,9 @@ def test_to_json_lists_every_field(tmp_path: Path) -> None:
         "max_cpus": 2.5,
         "max_memory_mb": 1024,
         "aliases": [],
+        "workdir": "/workspace",
+        "shell": "/bin/sh",
+        "network": None,
     }
     assert items[0]["command"] is None
     assert [item["name"] for item in items] == ["python", "base"]

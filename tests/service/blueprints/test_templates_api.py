@@ -23,6 +23,9 @@ async def test_the_configured_catalogue(client: QuartClient) -> None:
             "max_cpus": 2.0,
             "max_memory_mb": 1024,
             "aliases": ["busybox"],
+            "workdir": "/workspace",
+            "shell": "/bin/sh",
+            "network": "none",
         },
         {
             "name": "missing",
@@ -34,6 +37,9 @@ async def test_the_configured_catalogue(client: QuartClient) -> None:
             "max_cpus": None,
             "max_memory_mb": None,
             "aliases": [],
+            "workdir": "/workspace",
+            "shell": "/bin/sh",
+            "network": "none",
         },
     ]
 
