@@ -78,6 +78,11 @@ class DockerProvider:
             backoff=self.backoff,
         )
 
+    def client(self) -> Client:
+        """This thread's client of the daemon, for work outside the Provider interface (exec,
+        terminal, files); errors it raises are the caller's to translate."""
+        return self._clients.get()
+
     def close(self) -> None:
         """Close every thread's client (and its sockets); the provider stays usable."""
         self._clients.close()
