@@ -11,7 +11,16 @@ from models.catalogue import catalogue_for
 from models.settings import Settings
 from models.store import open_store
 from service import __version__
-from service.blueprints import docs, health, me, operations, snapshots, templates, workspaces
+from service.blueprints import (
+    docs,
+    events,
+    health,
+    me,
+    operations,
+    snapshots,
+    templates,
+    workspaces,
+)
 from service.browser_safety import install_browser_safety
 from service.errors import APIError, register_error_handlers
 from service.idempotency import install_idempotency
@@ -82,9 +91,10 @@ def create_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     install_browser_safety(app, settings)
     install_idempotency(app)  # after the refusal of foreign pages: a refused POST claims nothing
-    for module in (docs, health, workspaces, snapshots, operations, templates, me):
+    for module in (docs, health, workspaces, snapshots, operations, templates, me, events):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)
+    events.install_change_feed(app)
     open_store(settings.db_path)
     configure_queue(settings)
     return app

@@ -48,7 +48,8 @@ def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from hypercorn.config import Config
-    from hypercorn.run import run
+
+    from service.web_server import serve
 
     # Held before migrating, so that a restore cannot slip in between migrating and serving.
     hold_running_lock(settings.db_path)
@@ -56,12 +57,11 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     config = Config()
     config.bind = [settings.bind]
     config.application_path = "service.asgi:app"
-    # 0 runs the server in this process; more start that many worker processes.
-    config.workers = 0 if settings.web_workers == 1 else settings.web_workers
+    config.workers = settings.web_workers
     config.graceful_timeout = 30
     config.accesslog = None
     config.errorlog = "-"
-    return run(config)
+    return serve(config, settings.web_workers)
 
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from models.change_events import purge_events
 from models.idempotency import purge_expired_keys
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
 from models.settings import PROVIDERS, Settings
@@ -28,6 +29,7 @@ class JanitorReport:
     orphans_left: int = 0  # orphans whose removal failed; tried again at the next run
     vanished: int = 0
     idempotency_keys_purged: int = 0
+    events_purged: int = 0
 
 
 def expire(batch: int = BATCH) -> int:
@@ -76,7 +78,11 @@ def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) ->
 
 
 def run_janitor(settings: Settings) -> JanitorReport:
-    report = JanitorReport(expired=expire(), idempotency_keys_purged=purge_expired_keys())
+    report = JanitorReport(
+        expired=expire(),
+        idempotency_keys_purged=purge_expired_keys(),
+        events_purged=purge_events(),
+    )
     reconcile(settings, report)
     if any(vars(report).values()):
         log.info("janitor: %s", report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -70,3 +71,59 @@ async def operations_of(
 ) -> list[dict[str, Any]]:
     """The workspace's operations, newest first."""
     return await get_json(client, f"/api/v1/operations?workspace_id={workspace_id}", headers)  # type: ignore[no-any-return]
+
+
+# Routes whose 200 answer is an endless stream: tests read their start, then hang up.
+STREAMING_ENDPOINTS = {"events.get_events", "events.get_workspace_events"}
+
+
+async def open_stream(
+    client: QuartClient, path: str, headers: dict[str, str], timeout: float = 5.0
+) -> Any:
+    """The status, headers and first chunk of a (possibly endless) response, then hang up."""
+    async with client.request(path, method="GET", headers=headers) as connection:
+        await connection.send_complete()
+        first = await asyncio.wait_for(connection.receive(), timeout)
+        await connection.disconnect()
+    return client.app.response_class(first, connection.status_code, connection.headers)
+
+
+def parse_sse(text: str) -> list[dict[str, str]]:
+    """Server-sent events as dicts of their fields (id, event, data); comments are skipped."""
+    events = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if line.startswith(":") or ": " not in line:
+                continue
+            name, value = line.split(": ", 1)
+            fields[name] = value
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
+async def read_events(
+    client: QuartClient,
+    path: str,
+    headers: dict[str, str],
+    count: int,
+    until: Any = None,
+    timeout: float = 10.0,
+) -> list[dict[str, str]]:
+    """Open an event stream, run `until()` (an async callable) once it is open, and collect
+    events until `count` have arrived."""
+    received = ""
+    async with client.request(path, method="GET", headers=headers) as connection:
+        await connection.send_complete()
+        received += (await asyncio.wait_for(connection.receive(), timeout)).decode()
+        if until is not None:
+            await until()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(parse_sse(received)) < count:
+            left = deadline - loop.time()
+            assert left > 0, f"only {len(parse_sse(received))} of {count} events: {received}"
+            received += (await asyncio.wait_for(connection.receive(), left)).decode()
+        await connection.disconnect()
+    return parse_sse(received)

@@ -7,7 +7,16 @@ import re
 from typing import Any
 
 import pytest
-from api_support import ALICE, BOB, assert_error, create_workspace, get_json, run_queued
+from api_support import (
+    ALICE,
+    BOB,
+    STREAMING_ENDPOINTS,
+    assert_error,
+    create_workspace,
+    get_json,
+    open_stream,
+    run_queued,
+)
 from quart import Quart
 from quart.testing import QuartClient
 from werkzeug.routing import Rule
@@ -37,6 +46,8 @@ def fill(rule: Rule, values: dict[str, str]) -> str:
 async def call(
     client: QuartClient, method: str, rule: Rule, path: str, headers: dict[str, str]
 ) -> Any:
+    if rule.endpoint in STREAMING_ENDPOINTS:
+        return await open_stream(client, path, headers)
     body = BODIES.get((method, rule.rule))
     return await client.open(path, method=method, json=body, headers=headers)
 

@@ -1,0 +1,6 @@
+DROP TRIGGER change_events_operation_progress;
+DROP TRIGGER change_events_operation_update;
+DROP TRIGGER change_events_operation_insert;
+DROP TRIGGER change_events_workspace_update;
+DROP TRIGGER change_events_workspace_insert;
+DROP TABLE change_events;
