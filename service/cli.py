@@ -7,6 +7,7 @@ vm-api prestart     back up and migrate, then exit
 vm-api backup       write a backup now
 vm-api restore FILE put a backup in place (refuses while the service runs)
 vm-api queue        show what is waiting in the queue
+vm-api ws ...       the command line for people (client/ws_cli.py): workspaces over the API
 """
 
 from __future__ import annotations
@@ -163,10 +164,16 @@ def _parser() -> argparse.ArgumentParser:
     restore_parser = sub.add_parser("restore", help="restore the database from a backup")
     restore_parser.add_argument("file", help="a backup file written by vm-api")
     sub.add_parser("queue", help="show the number of pending and scheduled tasks")
+    sub.add_parser("ws", help="your workspaces, over the API (vm-api ws --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ws"]:  # the command line for people: a client of the API, no settings
+        from client.ws_cli import main as ws_main
+
+        return ws_main(argv[1:])
     args = _parser().parse_args(argv)
     setup_logging(args.command or "vm-api")
     # yoyo logs every statement at INFO; our own lines say what was applied.

@@ -1,0 +1,104 @@
+"""`vm-api ws shell NAME`: the workspace's terminal WebSocket on this terminal, in raw mode.
+
+It takes a one-time ticket with an authenticated POST (a WebSocket cannot carry every header
+a proxy wants), follows window resizes, and exits with the shell's exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from client.http import Api
+
+READ_BYTES = 65536
+
+
+def _ws_url(api: Api, workspace_id: str, ticket: str) -> str:
+    base = api.connection.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    return f"{base}/api/v1/workspaces/{workspace_id}/terminal?ticket={ticket}"
+
+
+def _size_message() -> str:
+    size = shutil.get_terminal_size()
+    return json.dumps({"type": "resize", "cols": size.columns, "rows": size.lines})
+
+
+@contextlib.contextmanager
+def _raw_terminal() -> Iterator[None]:
+    if not sys.stdin.isatty():
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def exit_code_of(close_reason: str) -> int:
+    """The shell's exit status, which the server puts in the close reason as JSON
+    (`{"exit_code": N}`); 1 if it is not there."""
+    try:
+        reason: Any = json.loads(close_reason)
+        return int(reason["exit_code"])
+    except (ValueError, KeyError, TypeError):
+        return 1
+
+
+def _pump_output(ws: ClientConnection, done: threading.Event) -> None:
+    out = sys.stdout.buffer
+    try:
+        for message in ws:
+            out.write(message if isinstance(message, bytes) else message.encode())
+            out.flush()
+    except ConnectionClosed:
+        pass
+    finally:
+        done.set()
+
+
+def open_shell(api: Api, workspace_id: str) -> int:
+    ticket = api.post(f"/workspaces/{workspace_id}/terminal/ticket")["ticket"]
+    origin = api.connection.url  # the API's own origin: allowed by the Origin rule
+    with connect(
+        _ws_url(api, workspace_id, ticket), origin=origin, max_size=None, ping_interval=20
+    ) as ws:
+        ws.send(_size_message())
+        previous = signal.signal(signal.SIGWINCH, lambda *_: ws.send(_size_message()))
+        done = threading.Event()
+        reader = threading.Thread(target=_pump_output, args=(ws, done), daemon=True)
+        reader.start()
+        fd = sys.stdin.fileno()
+        try:
+            with _raw_terminal():
+                while not done.is_set():
+                    ready, _, _ = select.select([fd], [], [], 0.2)
+                    if not ready:
+                        continue
+                    data = os.read(fd, READ_BYTES)
+                    if not data:  # stdin closed: end the session
+                        ws.close()
+                        break
+                    with contextlib.suppress(ConnectionClosed):
+                        ws.send(data)
+        finally:
+            signal.signal(signal.SIGWINCH, previous)
+        reader.join(timeout=5)
+        reason = ws.close_reason or ""
+    return exit_code_of(reason)

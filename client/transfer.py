@@ -1,0 +1,95 @@
+"""Bytes in and out of a workspace: exec, logs and file copies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from client.http import Api, ApiError
+from client.output import err, print_json
+
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)  # a followed log may be quiet for hours
+
+
+def run_exec(api: Api, workspace_id: str, command: list[str], timeout: int, as_json: bool) -> int:
+    """Print the command's output; the exit code is the command's own (124 on a timeout)."""
+    body = {"command": command, "timeout_seconds": timeout}
+    result = api.call(
+        "POST",
+        f"/workspaces/{workspace_id}/exec",
+        json=body,
+        timeout=httpx.Timeout(timeout + 30.0, connect=10.0),
+    )
+    if as_json:
+        print_json(result)
+    else:
+        sys.stdout.write(result.get("stdout") or "")
+        sys.stdout.flush()
+        sys.stderr.write(result.get("stderr") or "")
+        if result.get("truncated"):
+            err("output truncated at 1 MiB")
+        if result.get("timed_out"):
+            err(f"timed out after {timeout} s; the command was killed")
+    if result.get("timed_out"):
+        return 124
+    code = result.get("exit_code")
+    return int(code) if code is not None else 1
+
+
+def print_logs(api: Api, workspace_id: str, tail: int, follow: bool) -> int:
+    params = {"tail": tail, "follow": "true" if follow else "false"}
+    for response in api.stream(
+        f"/workspaces/{workspace_id}/logs", params=params, timeout=STREAM_TIMEOUT
+    ):
+        try:
+            for chunk in response.iter_bytes():
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "UNREACHABLE", f"the log stream ended: {exc}") from exc
+        finally:
+            response.close()
+    return 0
+
+
+def download(api: Api, workspace_id: str, path: str, target: Path) -> int:
+    """A file to `target` (a folder comes as a tar archive; `-` writes to stdout)."""
+    for response in api.stream(
+        f"/workspaces/{workspace_id}/files", params={"path": path}, timeout=STREAM_TIMEOUT
+    ):
+        try:
+            if str(target) == "-":
+                for chunk in response.iter_bytes():
+                    sys.stdout.buffer.write(chunk)
+                return 0
+            if target.is_dir():
+                name = Path(path).name or "workspace"
+                is_tar = response.headers.get("content-type", "").startswith("application/x-tar")
+                target = target / (f"{name}.tar" if is_tar else name)
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+            partial.replace(target)  # never a half-written file under the real name
+        finally:
+            response.close()
+    print(f"copied {path} to {target}")
+    return 0
+
+
+def upload(api: Api, workspace_id: str, source: Path, path: str) -> int:
+    if not source.is_file():
+        raise ApiError(404, "NOT_FOUND", f"no such local file {source}")
+    with source.open("rb") as data:
+        api.call(
+            "PUT",
+            f"/workspaces/{workspace_id}/files",
+            params={"path": path},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=STREAM_TIMEOUT,
+        )
+    print(f"copied {source} to {path}")
+    return 0
