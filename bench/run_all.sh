@@ -30,6 +30,7 @@ run janitor_scale.py "${janitor_flags[@]}"
 run provision_burst.py
 run docker_overhead.py
 run memory.py
+run event_streams.py
 
 echo
 if ((${#failed[@]})); then
