@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROVIDERS = ("local", "docker")
 # Where the development header `x-user` is believed from (never through a proxy).
@@ -60,6 +61,11 @@ class Settings:
     metrics_token: str | None = None
     task_history_path: Path | None = None
     task_history_retention: int = 7 * 24 * 3600
+    # Lifecycle issue: where webhooks go, how they are signed, how early expiry is announced.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_retry_base: float = 10.0
+    expiry_warning: int = 3600
 
     @property
     def bind(self) -> str:
@@ -134,6 +140,10 @@ class Settings:
             metrics_token=reader.optional("VM_API_METRICS_TOKEN"),
             task_history_path=reader.optional_path("VM_API_TASK_HISTORY_PATH"),
             task_history_retention=reader.positive_int("VM_API_TASK_HISTORY_RETENTION", 604800),
+            webhook_url=reader.http_url("VM_API_WEBHOOK_URL"),
+            webhook_secret=reader.optional("VM_API_WEBHOOK_SECRET"),
+            webhook_retry_base=reader.positive_float("VM_API_WEBHOOK_RETRY_BASE", 10.0),
+            expiry_warning=reader.non_negative_int("VM_API_EXPIRY_WARNING", 3600),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")
@@ -237,6 +247,15 @@ class _Reader:
         value = self.raw(name, default)
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def http_url(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
         return value
 
     def flag(self, name: str, default: bool) -> bool:

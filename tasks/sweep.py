@@ -13,6 +13,7 @@ from models.maintenance import recover_operations
 from models.settings import Settings
 from models.work import fail_operation
 from tasks.dispatch import enqueue_operations
+from tasks.webhooks import run_webhooks
 
 log = logging.getLogger("vm_api.sweep")
 
@@ -21,6 +22,7 @@ log = logging.getLogger("vm_api.sweep")
 class SweepReport:
     requeued: int
     failed: int
+    webhooks: int = 0
 
 
 def run_sweep(settings: Settings) -> SweepReport:
@@ -36,4 +38,5 @@ def run_sweep(settings: Settings) -> SweepReport:
             operation_id,
             f"the worker died {settings.max_attempts} times while running this operation",
         )
-    return SweepReport(requeued=len(recovery.requeue), failed=len(recovery.exhausted))
+    webhooks = run_webhooks(settings)
+    return SweepReport(len(recovery.requeue), len(recovery.exhausted), webhooks)

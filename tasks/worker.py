@@ -6,7 +6,7 @@ For `huey_consumer tasks.worker.huey` the environment is read here instead.
 
 from __future__ import annotations
 
-from tasks import cleanup, lifecycle, provision, schedule  # noqa: F401  (registers tasks)
+from tasks import cleanup, lifecycle, provision, schedule, webhooks  # noqa: F401  (registers)
 from tasks.queue import huey
 
 __all__ = ["huey"]
