@@ -40,6 +40,8 @@ def define_entities(db: Database) -> Entities:
         memory_mb = Optional(int, column="memory_mb", nullable=True)
         deleted_at = Optional(datetime, column="deleted_at", nullable=True)
         repo_ref = Optional(str, column="repo_ref", nullable=True)
+        schedule_json = Optional(str, column="schedule", nullable=True)
+        schedule_checked_at = Optional(datetime, column="schedule_checked_at", nullable=True)
 
     class Operation(db.Entity):  # type: ignore[name-defined]
         _table_ = "operations"

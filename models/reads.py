@@ -20,7 +20,7 @@ from models.store import active
 WORKSPACE_COLUMNS = (
     "id, name, owner, repo_url, template, provider, status, created_at, updated_at, "
     "ttl_seconds, expires_at, metadata, provider_id, connection_info, error_message, cpus, "
-    "memory_mb, repo_ref"
+    "memory_mb, repo_ref, schedule"
 )
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
@@ -47,7 +47,8 @@ WORKSPACE_JSON = (
     f" 'ttl_seconds', ttl_seconds, 'expires_at', {_rfc3339_sql('expires_at')},"
     " 'metadata', json(metadata), 'provider_id', provider_id,"
     " 'connection_info', json(connection_info), 'error_message', error_message,"
-    " 'cpus', cpus, 'memory_mb', memory_mb, 'repo_ref', repo_ref)"
+    " 'cpus', cpus, 'memory_mb', memory_mb, 'repo_ref', repo_ref,"
+    " 'schedule', json(schedule))"
 )
 
 
@@ -61,7 +62,7 @@ def _moment(value: Any) -> datetime | None:
 def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
     (id_, name, owner, repo_url, template, provider, status, created, updated, ttl, expires,
      metadata, provider_id, connection_info, error_message, cpus, memory_mb,
-     repo_ref) = row  # fmt: skip
+     repo_ref, schedule) = row  # fmt: skip
     return WorkspaceRecord(
         id=id_,
         name=name,
@@ -81,6 +82,7 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         cpus=cpus,
         memory_mb=memory_mb,
         repo_ref=repo_ref,
+        schedule=json.loads(schedule) if schedule else None,
     )
 
 

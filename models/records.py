@@ -46,6 +46,7 @@ class WorkspaceRecord:
     cpus: float | None
     memory_mb: int | None
     repo_ref: str | None = None
+    schedule: dict[str, str] | None = None
 
     @classmethod
     def from_entity(cls, w: Any) -> WorkspaceRecord:
@@ -68,6 +69,7 @@ class WorkspaceRecord:
             cpus=w.cpus,
             memory_mb=w.memory_mb,
             repo_ref=w.repo_ref,
+            schedule=json.loads(w.schedule_json) if w.schedule_json else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +92,7 @@ class WorkspaceRecord:
             "cpus": self.cpus,
             "memory_mb": self.memory_mb,
             "repo_ref": self.repo_ref,
+            "schedule": self.schedule,
         }
 
 

@@ -38,6 +38,7 @@ class NewWorkspace:
     metadata: dict[str, Any] = field(default_factory=dict)
     cpus: float | None = None
     memory_mb: int | None = None
+    schedule: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,14 @@ class Limits:
     max_running: int = 0
 
 
-def _new_operation(ws: Any, action: OperationType, now: datetime, target_id: str | None) -> Any:
+def _new_operation(
+    ws: Any,
+    action: OperationType,
+    now: datetime,
+    target_id: str | None,
+    requested_by: str | None = None,
+    reason: str | None = None,
+) -> Any:
     return active().entities.Operation(
         id=str(uuid.uuid4()),
         workspace_id=ws.id,
@@ -57,6 +65,8 @@ def _new_operation(ws: Any, action: OperationType, now: datetime, target_id: str
         status=OperationStatus.PENDING.value,
         started_at=now,
         target_id=target_id,
+        requested_by=requested_by,
+        reason=reason,
     )
 
 
@@ -98,6 +108,8 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         metadata_json=json.dumps(new.metadata, separators=(",", ":")),
         cpus=new.cpus,
         memory_mb=new.memory_mb,
+        schedule_json=json.dumps(new.schedule) if new.schedule else None,
+        schedule_checked_at=now if new.schedule else None,
     )
     op = _new_operation(ws, OperationType.CREATE, now, None)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
@@ -118,6 +130,9 @@ def request_action(
     action: OperationType,
     limits: Limits,
     target_id: str | None = None,
+    *,
+    requested_by: str | None = None,
+    reason: str | None = None,
 ) -> tuple[WorkspaceRecord, OperationRecord]:
     """Move the workspace into the action's transitional status and record a pending operation.
 
@@ -145,7 +160,7 @@ def request_action(
     if new_status is not None:
         ws.status = new_status.value
         ws.updated_at = now
-    op = _new_operation(ws, action, now, target_id)
+    op = _new_operation(ws, action, now, target_id, requested_by, reason)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
 
 
@@ -168,8 +183,10 @@ def update_workspace(
     name: str = UNSET,
     metadata: dict[str, Any] = UNSET,
     ttl_seconds: int | None = UNSET,
+    schedule: dict[str, str] | None = UNSET,
 ) -> WorkspaceRecord:
-    """Rename, replace metadata, or extend/clear the TTL (counted from now)."""
+    """Rename, replace metadata, extend/clear the TTL (counted from now), set/clear the
+    schedule (its times count from now)."""
     ws = _visible(workspace_id, owner)
     if ws.status == WorkspaceStatus.DELETING.value:
         raise InvalidTransition("update", ws.status)
@@ -187,6 +204,9 @@ def update_workspace(
     if ttl_seconds is not UNSET:
         ws.ttl_seconds = ttl_seconds
         ws.expires_at = now + timedelta(seconds=ttl_seconds) if ttl_seconds else None
+    if schedule is not UNSET:
+        ws.schedule_json = json.dumps(schedule) if schedule else None
+        ws.schedule_checked_at = now if schedule else None
     ws.updated_at = now
     return WorkspaceRecord.from_entity(ws)
 

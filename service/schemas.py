@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
 
+from models.schedules import parse_schedule
 from models.states import OPERATION_TYPE_NAMES, VISIBLE_STATUSES, OperationStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -57,6 +58,18 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+class WorkspaceSchedule(StrictModel):
+    """When the janitor starts and stops the workspace by itself."""
+
+    autostart: str | None = Field(default=None, max_length=200, examples=["30 8 * * 1-5"])
+    autostop: str | None = Field(default=None, max_length=200, examples=["0 19 * * 1-5"])
+    timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
+
+    def stored(self) -> dict[str, str]:
+        """The schedule as kept; ValueError (for a 400) if a field is not valid."""
+        return parse_schedule(self.model_dump(exclude_none=True))
+
+
 class WorkspaceCreate(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="1-63 letters, digits, '_', '.', '-'")
     repo_url: str | None = Field(default=None, max_length=2048)
@@ -66,6 +79,7 @@ class WorkspaceCreate(StrictModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     cpus: float | None = Field(default=None, gt=0, le=256)
     memory_mb: WholeNumber | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
+    schedule: WorkspaceSchedule | None = None
     # The original required `owner` in the body and replaced it with the caller, so its
     # clients all send it: accepted and ignored; the caller is always the owner.
     owner: Any = Field(default=None, description="Ignored (the caller is the owner).")
@@ -77,6 +91,7 @@ class WorkspaceUpdate(StrictModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     metadata: dict[str, Any] | None = None
     ttl_seconds: WholeNumber | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
+    schedule: WorkspaceSchedule | None = Field(default=None, description="null clears it")
 
     _metadata_size = field_validator("metadata")(_check_metadata)
 
@@ -119,6 +134,7 @@ class Workspace(BaseModel):
     cpus: float | None
     memory_mb: int | None
     repo_ref: str | None = None
+    schedule: dict[str, str] | None = None
 
 
 class WorkspaceAccepted(Workspace):

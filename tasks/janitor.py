@@ -18,6 +18,7 @@ from models.work import mark_vanished
 from tasks.dispatch import enqueue_operations
 from tasks.providers import get_provider
 from tasks.providers.base import ProviderError
+from tasks.scheduled_actions import run_schedules
 
 log = logging.getLogger("vm_api.janitor")
 BATCH = 2000
@@ -32,6 +33,7 @@ class JanitorReport:
     idempotency_keys_purged: int = 0
     events_purged: int = 0
     webhooks_purged: int = 0
+    scheduled: int = 0
 
 
 def expire(batch: int = BATCH) -> int:
@@ -85,6 +87,7 @@ def run_janitor(settings: Settings) -> JanitorReport:
         idempotency_keys_purged=purge_expired_keys(),
         events_purged=purge_events(),
         webhooks_purged=purge_deliveries(),
+        scheduled=run_schedules(settings),
     )
     reconcile(settings, report)
     if any(vars(report).values()):

@@ -23,6 +23,7 @@ from models.workspaces import (
 )
 from service import params
 from service.auth import require_user, viewer
+from service.errors import APIError
 from service.read_lane import read
 from service.responses import json_response, json_text_response
 from service.schemas import (
@@ -32,6 +33,7 @@ from service.schemas import (
     WorkspaceCreate,
     WorkspaceList,
     WorkspaceListQuery,
+    WorkspaceSchedule,
     WorkspaceUpdate,
 )
 from service.validation import check_provider, check_repo_url, check_resources, check_template
@@ -47,6 +49,15 @@ def _settings() -> Settings:
 def _limits() -> Limits:
     settings = _settings()
     return Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
+
+
+def _checked_schedule(schedule: WorkspaceSchedule | None) -> dict[str, str] | None:
+    if schedule is None:
+        return None
+    try:
+        return schedule.stored()
+    except ValueError as exc:
+        raise APIError(400, "INVALID_SCHEDULE", str(exc)) from None
 
 
 async def accepted(workspace: WorkspaceRecord, operation: OperationRecord) -> Response:
@@ -82,6 +93,7 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
     cpus, memory_mb = check_resources(template, data.cpus, data.memory_mb)
     if data.repo_url is not None:
         check_repo_url(data.repo_url, settings)
+    schedule = _checked_schedule(data.schedule)
     new = NewWorkspace(
         owner=viewer().user,
         name=data.name,
@@ -92,6 +104,7 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
         metadata=data.metadata,
         cpus=cpus,
         memory_mb=memory_mb,
+        schedule=schedule,
     )
     workspace, operation = await run_sync(insert_workspace)(new, _limits())
     await run_sync(enqueue_operation)(operation.id, operation.operation_type)
@@ -120,6 +133,8 @@ async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> Response:
         "metadata": data.metadata if "metadata" in given and data.metadata is not None else UNSET,
         # null clears the TTL; a number counts from now
         "ttl_seconds": data.ttl_seconds if "ttl_seconds" in given else UNSET,
+        # null clears the schedule
+        "schedule": _checked_schedule(data.schedule) if "schedule" in given else UNSET,
     }
     record = await run_sync(update_workspace)(
         params.path_uuid(workspace_id), viewer().scope, **changes

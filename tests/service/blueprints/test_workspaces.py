@@ -45,6 +45,7 @@ WORKSPACE_FIELDS = {
     "cpus",
     "memory_mb",
     "repo_ref",
+    "schedule",
 }
 LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 
