@@ -47,6 +47,9 @@ def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+WEBSOCKET_PING_SECONDS = 20.0
+
+
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from hypercorn.config import Config
 
@@ -60,6 +63,9 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     config.application_path = "service.asgi:app"
     config.workers = settings.web_workers
     config.graceful_timeout = 30
+    # Pings on every WebSocket (the terminal): a peer that vanished without a close is noticed
+    # and its shell ended, instead of lingering (Hypercorn sends none by default).
+    config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
     config.accesslog = None
     config.errorlog = "-"
     return serve(config, settings.web_workers)
