@@ -47,7 +47,9 @@ def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-WEBSOCKET_PING_SECONDS = 20.0
+# Short: Hypercorn's ping task of a closed WebSocket sleeps out its interval before it ends,
+# and a graceful shutdown waits for it (hypercorn/protocol/ws_stream.py _send_pings).
+WEBSOCKET_PING_SECONDS = 5.0
 
 
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from quart.utils import run_sync
 from quart_schema import document_response
 
 from models.access import finish_access
+from models.errors import InvalidTransition
 from models.reads import select_workspace
 from models.records import WorkspaceRecord, rfc3339
 from models.settings import Settings
@@ -79,12 +80,7 @@ def _size(name: str) -> int | None:
 
 def _check_openable(workspace: WorkspaceRecord, settings: Settings) -> None:
     if workspace.status != WorkspaceStatus.RUNNING.value:
-        raise APIError(
-            409,
-            "INVALID_STATE",
-            f"cannot open a terminal in a workspace that is {workspace.status}",
-            status=workspace.status,
-        )
+        raise InvalidTransition("open_terminal_in", workspace.status)  # 409 with its status
     if workspace.provider != "docker":
         # A local workspace is a folder on the server: its shell would be the server's.
         raise APIError(

@@ -9,6 +9,7 @@ shell (moby #9994), so `close()` kills it first.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -82,11 +83,13 @@ class DockerTerminal:
             time.sleep(0.02)
 
     def close(self) -> None:
-        """End the shell (and what it started in its process group), then the connection."""
+        """Hang up, as closing a terminal window does: SIGHUP to every process of the shell's
+        session (background jobs too; `nohup` ones keep running), then SIGKILL the shell."""
         if self.closed:
             return
         self.closed = True
         try:
+            _hang_up(self.client(), self.container, self.exec_id)
             kill_exec(self.client(), self.container, self.exec_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             log.warning("could not end terminal exec %s: %s", self.exec_id, exc)
@@ -96,6 +99,44 @@ class DockerTerminal:
             self.sock.close()
         with suppress(OSError):
             self.raw.close()
+
+
+def _session_members(host_pid: int) -> list[int]:
+    """Pids, inside the container, of the processes in the session `host_pid` leads (read from
+    the host's /proc: the daemon runs on this host, as docker_processes.py assumes too)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115  (one read)
+            fields = stat.rsplit(")", 1)[1].split()  # state ppid pgrp session ...
+            if int(fields[3]) != host_pid:
+                continue
+            status = open(f"/proc/{entry.name}/status").read()  # noqa: SIM115
+        except (OSError, IndexError, ValueError):
+            continue  # gone in between, or not ours to read
+        for line in status.splitlines():
+            if line.startswith("NSpid:"):
+                members.append(int(line.split()[-1]))
+    return members
+
+
+def _hang_up(client: docker.DockerClient, container: str, exec_id: str) -> None:
+    try:
+        info = client.api.exec_inspect(exec_id)
+    except docker.errors.NotFound:
+        return
+    if not info.get("Running"):
+        return
+    pids = [pid for pid in _session_members(int(info.get("Pid") or 0)) if pid > 1]
+    if not pids:
+        return
+    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+        killer = client.api.exec_create(
+            container, ["kill", "-HUP", *map(str, pids)], user="0", stdout=False, stderr=False
+        )
+        client.api.exec_start(killer["Id"])
 
 
 def _buffered_output(sock: Any) -> bytes:
