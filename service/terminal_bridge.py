@@ -28,7 +28,8 @@ from quart.utils import run_sync
 log = logging.getLogger("vm_api.terminal")
 
 CHUNKS_IN_FLIGHT = 64  # read but not yet sent: at most 64 x READ_SIZE bytes per session
-FRAME_BYTES = 1024 * 1024  # the most one output frame carries
+FRAME_BYTES = 512 * 1024  # a frame grows past this by one read at most: under 1 MiB, the
+# default message limit of common clients (the `websockets` package, browsers allow more)
 MAX_DIMENSION = 10_000
 
 
