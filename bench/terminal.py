@@ -30,7 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+from harness import (
     Service,
     banner,
     exit_on_sigterm,
@@ -187,8 +187,14 @@ def main() -> int:
 
 def measure(args: argparse.Namespace, service: Service, workspace_id: str, container: str) -> int:
     subprocess.run(
-        ["docker", "exec", container, "sh", "-c", f"yes 0123456789abcdefghijklmnopqrstuvwxyz "
-         f"| head -c {SIZE} > {BIG}"],  # fmt: skip
+        [
+            "docker",
+            "exec",
+            container,
+            "sh",
+            "-c",
+            f"yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c {SIZE} > {BIG}",
+        ],
         check=True,
         timeout=120,
     )
@@ -222,11 +228,21 @@ def measure(args: argparse.Namespace, service: Service, workspace_id: str, conta
     print_table(
         ["path", "cat MB/s", "echo p50", "echo p90", "echo p99"],
         [
-            ["websocket", f"{ws_rate:.0f}", ms(ws_p50), ms(percentile(ws_echo, 90)),
-             ms(percentile(ws_echo, 99))],
-            ["docker exec -it", f"{dk_rate:.0f}", ms(dk_p50), ms(percentile(dk_echo, 90)),
-             ms(percentile(dk_echo, 99))],
-        ],  # fmt: skip
+            [
+                "websocket",
+                f"{ws_rate:.0f}",
+                ms(ws_p50),
+                ms(percentile(ws_echo, 90)),
+                ms(percentile(ws_echo, 99)),
+            ],
+            [
+                "docker exec -it",
+                f"{dk_rate:.0f}",
+                ms(dk_p50),
+                ms(percentile(dk_echo, 90)),
+                ms(percentile(dk_echo, 99)),
+            ],
+        ],
     )
     rate_ok = rate_ratio >= 0.5
     echo_ok = ws_p50 <= 2 * dk_p50 + 0.005
