@@ -26,6 +26,7 @@ from models.work import touch_operations
 from service import params
 from service.auth import require_user, viewer
 from service.browser_safety import browser_websocket
+from service.draining import when_draining
 from service.errors import APIError
 from service.responses import json_response
 from service.schemas import Error
@@ -42,6 +43,7 @@ blueprint = Blueprint("terminal", __name__, url_prefix="/api/v1/workspaces/<work
 
 KEEPALIVE_SECONDS = 10.0  # the operation's heartbeat; the sweep fails it after 30 s without
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_SERVER_ERROR = 1011
 
 
@@ -126,26 +128,42 @@ async def terminal_socket(workspace_id: str) -> None:
 
 
 async def _serve(terminal: DockerTerminal, operation_id: str) -> None:
-    """Pump until the shell exits or the person leaves; then end the shell and record it."""
+    """Pump until the shell exits, the person leaves or the server stops; then end the shell
+    and record the session."""
     pump = TerminalPump(terminal, websocket)
     ended_by, exit_code, error = "client", None, None
+    stopping = asyncio.Event()
+
+    async def stop() -> None:
+        stopping.set()
 
     async def keepalive() -> None:
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
             await run_sync(touch_operations)([operation_id])
 
+    unregister = when_draining(stop)
+    running = asyncio.ensure_future(pump.run(keepalive))
+    stopped = asyncio.ensure_future(stopping.wait())
     try:
-        await pump.run(keepalive)
-        ended_by = "exit"
-        exit_code = await run_sync(terminal.exit_code)()
-        await _close_after_exit(exit_code)
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # the shell's output ended, or the pump failed (raises)
+            ended_by = "exit"
+            exit_code = await run_sync(terminal.exit_code)()
+            await _close_after_exit(exit_code)
+        else:
+            ended_by = "server"
+            await websocket.close(CLOSE_GOING_AWAY, "the server is stopping")
     except Exception as exc:  # the session broke on our side: tell the client, record it
         log.exception("terminal session %s failed", operation_id)
         ended_by, error = "error", f"terminal session failed: {exc}"
         with contextlib.suppress(Exception):
             await websocket.close(CLOSE_SERVER_ERROR, "terminal session failed")
     finally:
+        unregister()
+        for task in (running, stopped):
+            task.cancel()
         detail = {**pump.traffic.summary(), "exit_code": exit_code, "ended_by": ended_by}
         # Shielded: the person leaving cancels this handler, and the shell must still be
         # killed and the session recorded; the thread finishes even if the wait is cancelled.
@@ -164,6 +182,6 @@ def _finish(
 
 
 async def _close_after_exit(exit_code: int | None) -> None:
-    status = "unknown" if exit_code is None else str(exit_code)
     await websocket.send(json.dumps({"type": "exit", "exit_code": exit_code}))
-    await websocket.close(CLOSE_NORMAL, f"shell exited with status {status}")
+    # The reason carries it too, as JSON: a client that only sees the close (vm-api ws shell)
+    await websocket.close(CLOSE_NORMAL, json.dumps({"exit_code": exit_code}))

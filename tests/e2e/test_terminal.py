@@ -128,7 +128,7 @@ def test_echo_resize_exit_and_the_recorded_session(terminal_workspace: TerminalW
                     exit_message = json.loads(message)
     assert exit_message == {"type": "exit", "exit_code": 7}
     assert ws.close_code == 1000
-    assert ws.close_reason == "shell exited with status 7"
+    assert json.loads(ws.close_reason) == {"exit_code": 7}
     wait_until(lambda: terminal_workspace.shells() == [], TIMEOUT, what="no shell left")
 
     def finished() -> list[dict[str, Any]]:
@@ -279,3 +279,22 @@ def test_a_stopped_workspace_has_no_terminal(terminal_workspace: TerminalWorkspa
     wait_for_status(api, terminal_workspace.workspace_id, ("stopped",), 60)
     status, body = refusal(terminal_workspace.open)
     assert (status, body["code"], body["status"]) == (409, "INVALID_STATE", "stopped")
+
+
+def test_a_stopping_server_hangs_up_with_going_away(terminal_workspace: TerminalWorkspace) -> None:
+    with terminal_workspace.open() as ws:
+        ws.send(b"echo u''p\n")
+        read_until(ws, "up")
+        started = time.monotonic()
+        assert terminal_workspace.service.process.stop() == 0
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=TIMEOUT)
+    assert ws.close_code == 1001
+    assert time.monotonic() - started < 10  # the session did not hold the stop up
+    wait_until(lambda: terminal_workspace.shells() == [], TIMEOUT, what="no shell left")
+    with sqlite3.connect(terminal_workspace.service.config.db_path) as connection:
+        (status, detail) = connection.execute(
+            "SELECT status, detail FROM operations WHERE operation_type = 'terminal'"
+        ).fetchone()
+    assert (status, json.loads(detail)["ended_by"]) == ("success", "server")
