@@ -56,6 +56,7 @@ class Settings:
     allow_local_exec: bool = False
     max_upload_mb: int = 100
     max_terminals_per_workspace: int = 4
+    terminal_ticket_seconds: int = 30  # lifetime of a one-time terminal ticket
     # Operator issue: logs as text or JSON lines; who may scrape /metrics; task history kept.
     log_format: str = "text"
     metrics_token: str | None = None
@@ -136,6 +137,7 @@ class Settings:
             allow_local_exec=reader.flag("VM_API_ALLOW_LOCAL_EXEC", False),
             max_upload_mb=reader.positive_int("VM_API_MAX_UPLOAD_MB", 100),
             max_terminals_per_workspace=reader.positive_int("VM_API_MAX_TERMINALS", 4),
+            terminal_ticket_seconds=reader.positive_int("VM_API_TERMINAL_TICKET_SECONDS", 30),
             log_format=reader.choice("VM_API_LOG_FORMAT", "text", LOG_FORMATS),
             metrics_token=reader.optional("VM_API_METRICS_TOKEN"),
             task_history_path=reader.optional_path("VM_API_TASK_HISTORY_PATH"),

@@ -19,6 +19,7 @@ from service.blueprints import (
     operations,
     snapshots,
     templates,
+    terminal,
     workspaces,
 )
 from service.browser_safety import install_browser_safety
@@ -91,7 +92,17 @@ def create_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     install_browser_safety(app, settings)
     install_idempotency(app)  # after the refusal of foreign pages: a refused POST claims nothing
-    for module in (docs, health, workspaces, snapshots, operations, templates, me, events):
+    for module in (
+        docs,
+        health,
+        workspaces,
+        snapshots,
+        operations,
+        templates,
+        me,
+        events,
+        terminal,
+    ):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)
     events.install_change_feed(app)

@@ -47,6 +47,11 @@ def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+# Short: Hypercorn's ping task of a closed WebSocket sleeps out its interval before it ends,
+# and a graceful shutdown waits for it (hypercorn/protocol/ws_stream.py _send_pings).
+WEBSOCKET_PING_SECONDS = 5.0
+
+
 def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     from hypercorn.config import Config
 
@@ -60,6 +65,9 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     config.application_path = "service.asgi:app"
     config.workers = settings.web_workers
     config.graceful_timeout = 30
+    # Pings on every WebSocket (the terminal): a peer that vanished without a close is noticed
+    # and its shell ended, instead of lingering (Hypercorn sends none by default).
+    config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
     config.accesslog = None
     config.errorlog = "-"
     return serve(config, settings.web_workers)

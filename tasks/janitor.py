@@ -13,6 +13,7 @@ from models.change_events import purge_events
 from models.idempotency import purge_expired_keys
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
 from models.settings import PROVIDERS, Settings
+from models.tickets import purge_expired_tickets
 from models.webhooks import purge_deliveries
 from models.work import mark_vanished
 from tasks.dispatch import enqueue_operations
@@ -34,6 +35,7 @@ class JanitorReport:
     events_purged: int = 0
     webhooks_purged: int = 0
     scheduled: int = 0
+    terminal_tickets_purged: int = 0
 
 
 def expire(batch: int = BATCH) -> int:
@@ -88,6 +90,7 @@ def run_janitor(settings: Settings) -> JanitorReport:
         events_purged=purge_events(),
         webhooks_purged=purge_deliveries(),
         scheduled=run_schedules(settings),
+        terminal_tickets_purged=purge_expired_tickets(),
     )
     reconcile(settings, report)
     if any(vars(report).values()):

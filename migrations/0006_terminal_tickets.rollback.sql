@@ -1,0 +1,2 @@
+DROP INDEX terminal_tickets_expiry;
+DROP TABLE terminal_tickets;
