@@ -33,7 +33,11 @@ def _ws_url(api: Api, workspace_id: str, ticket: str) -> str:
 
 
 def _size_message() -> str:
-    size = shutil.get_terminal_size()
+    # The terminal's own size: COLUMNS and LINES in the environment go stale on a resize.
+    try:
+        size = os.get_terminal_size(sys.stdin.fileno())
+    except OSError:
+        size = shutil.get_terminal_size()
     return json.dumps({"type": "resize", "cols": size.columns, "rows": size.lines})
 
 
