@@ -29,6 +29,9 @@ def begin_access(
 ) -> OperationRecord:
     """A `running` operation of type `kind` on the workspace, started now by `requested_by`."""
     now = utcnow()
+    workspace = active().entities.Workspace.get(id=workspace_id)
+    if workspace is not None:
+        workspace.last_activity_at = now  # using it is activity (models/activity.py)
     op = active().entities.Operation(
         id=str(uuid.uuid4()),
         workspace_id=workspace_id,
@@ -51,6 +54,9 @@ def finish_access(
 ) -> OperationRecord:
     """Success, or failure with `error`; `detail` is merged into what begin_access recorded."""
     op = active().entities.Operation[operation_id]
+    workspace = active().entities.Workspace.get(id=op.workspace_id)
+    if workspace is not None:
+        workspace.last_activity_at = utcnow()
     op.status = (OperationStatus.FAILED if error else OperationStatus.SUCCESS).value
     op.completed_at = utcnow()
     op.error = error

@@ -26,6 +26,7 @@ TEMPLATE_KEYS = (
     "workdir",
     "shell",
     "network",
+    "idle_timeout_seconds",
 )
 DEFAULT_WORKDIR = "/workspace"
 DEFAULT_SHELL = "/bin/sh"
@@ -50,6 +51,8 @@ class Template:
     shell: str = DEFAULT_SHELL
     # none, bridge or the name of a Docker network; None: the operator's VM_API_DOCKER_NETWORK.
     network: str | None = None
+    # Seconds a running workspace may go without activity; None: the operator's default.
+    idle_timeout_seconds: int | None = None
 
     @property
     def cpus_cap(self) -> float | None:
@@ -197,6 +200,9 @@ def _template(name: str, body: Any, where: str) -> Template:
     network = body.get("network")
     if network is not None and not (isinstance(network, str) and NETWORK_RE.match(network)):
         raise fail("network", "'none', 'bridge' or the name of a Docker network")
+    idle = body.get("idle_timeout_seconds")
+    if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int) or idle < 0):
+        raise fail("idle_timeout_seconds", "a whole number of seconds, 0 for never")
     numbers: dict[str, Any] = {}
     for key in ("cpus", "max_cpus", "memory_mb", "max_memory_mb"):
         value = body.get(key)
@@ -218,6 +224,7 @@ def _template(name: str, body: Any, where: str) -> Template:
         description=description,
         aliases=tuple(dict.fromkeys(aliases)),
         network=network,
+        idle_timeout_seconds=idle,
         **paths,
         **numbers,
     )

@@ -42,6 +42,8 @@ def define_entities(db: Database) -> Entities:
         repo_ref = Optional(str, column="repo_ref", nullable=True)
         schedule_json = Optional(str, column="schedule", nullable=True)
         schedule_checked_at = Optional(datetime, column="schedule_checked_at", nullable=True)
+        idle_timeout_seconds = Optional(int, column="idle_timeout_seconds", nullable=True)
+        last_activity_at = Optional(datetime, column="last_activity_at", nullable=True)
 
     class Operation(db.Entity):  # type: ignore[name-defined]
         _table_ = "operations"

@@ -20,7 +20,7 @@ from models.store import active
 WORKSPACE_COLUMNS = (
     "id, name, owner, repo_url, template, provider, status, created_at, updated_at, "
     "ttl_seconds, expires_at, metadata, provider_id, connection_info, error_message, cpus, "
-    "memory_mb, repo_ref, schedule"
+    "memory_mb, repo_ref, schedule, idle_timeout_seconds, last_activity_at"
 )
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
@@ -48,7 +48,8 @@ WORKSPACE_JSON = (
     " 'metadata', json(metadata), 'provider_id', provider_id,"
     " 'connection_info', json(connection_info), 'error_message', error_message,"
     " 'cpus', cpus, 'memory_mb', memory_mb, 'repo_ref', repo_ref,"
-    " 'schedule', json(schedule))"
+    " 'schedule', json(schedule), 'idle_timeout_seconds', idle_timeout_seconds,"
+    f" 'last_activity_at', {_rfc3339_sql('last_activity_at')})"
 )
 
 
@@ -62,7 +63,7 @@ def _moment(value: Any) -> datetime | None:
 def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
     (id_, name, owner, repo_url, template, provider, status, created, updated, ttl, expires,
      metadata, provider_id, connection_info, error_message, cpus, memory_mb,
-     repo_ref, schedule) = row  # fmt: skip
+     repo_ref, schedule, idle_timeout, last_activity) = row  # fmt: skip
     return WorkspaceRecord(
         id=id_,
         name=name,
@@ -83,6 +84,8 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         memory_mb=memory_mb,
         repo_ref=repo_ref,
         schedule=json.loads(schedule) if schedule else None,
+        idle_timeout_seconds=idle_timeout,
+        last_activity_at=_moment(last_activity),
     )
 
 

@@ -47,6 +47,8 @@ class WorkspaceRecord:
     memory_mb: int | None
     repo_ref: str | None = None
     schedule: dict[str, str] | None = None
+    idle_timeout_seconds: int | None = None
+    last_activity_at: datetime | None = None
 
     @classmethod
     def from_entity(cls, w: Any) -> WorkspaceRecord:
@@ -70,6 +72,8 @@ class WorkspaceRecord:
             memory_mb=w.memory_mb,
             repo_ref=w.repo_ref,
             schedule=json.loads(w.schedule_json) if w.schedule_json else None,
+            idle_timeout_seconds=w.idle_timeout_seconds,
+            last_activity_at=w.last_activity_at,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +97,8 @@ class WorkspaceRecord:
             "memory_mb": self.memory_mb,
             "repo_ref": self.repo_ref,
             "schedule": self.schedule,
+            "idle_timeout_seconds": self.idle_timeout_seconds,
+            "last_activity_at": rfc3339(self.last_activity_at),
         }
 
 

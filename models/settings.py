@@ -67,6 +67,7 @@ class Settings:
     webhook_secret: str | None = None
     webhook_retry_base: float = 10.0
     expiry_warning: int = 3600
+    idle_timeout: int = 0  # seconds without activity before a running workspace stops; 0 never
 
     @property
     def bind(self) -> str:
@@ -146,6 +147,7 @@ class Settings:
             webhook_secret=reader.optional("VM_API_WEBHOOK_SECRET"),
             webhook_retry_base=reader.positive_float("VM_API_WEBHOOK_RETRY_BASE", 10.0),
             expiry_warning=reader.non_negative_int("VM_API_EXPIRY_WARNING", 3600),
+            idle_timeout=reader.non_negative_int("VM_API_IDLE_TIMEOUT", 0),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")

@@ -39,6 +39,7 @@ class NewWorkspace:
     cpus: float | None = None
     memory_mb: int | None = None
     schedule: dict[str, str] | None = None
+    idle_timeout_seconds: int = 0  # resolved: the request's, the template's or the operator's
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         memory_mb=new.memory_mb,
         schedule_json=json.dumps(new.schedule) if new.schedule else None,
         schedule_checked_at=now if new.schedule else None,
+        idle_timeout_seconds=new.idle_timeout_seconds,
+        last_activity_at=now,
     )
     op = _new_operation(ws, OperationType.CREATE, now, None)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
@@ -160,6 +163,8 @@ def request_action(
     if new_status is not None:
         ws.status = new_status.value
         ws.updated_at = now
+    if requested_by is None:  # a person's action is activity; the janitor's and schedule's not
+        ws.last_activity_at = now
     op = _new_operation(ws, action, now, target_id, requested_by, reason)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
 
@@ -184,6 +189,7 @@ def update_workspace(
     metadata: dict[str, Any] = UNSET,
     ttl_seconds: int | None = UNSET,
     schedule: dict[str, str] | None = UNSET,
+    idle_timeout_seconds: int = UNSET,
 ) -> WorkspaceRecord:
     """Rename, replace metadata, extend/clear the TTL (counted from now), set/clear the
     schedule (its times count from now)."""
@@ -207,7 +213,10 @@ def update_workspace(
     if schedule is not UNSET:
         ws.schedule_json = json.dumps(schedule) if schedule else None
         ws.schedule_checked_at = now if schedule else None
+    if idle_timeout_seconds is not UNSET:
+        ws.idle_timeout_seconds = idle_timeout_seconds
     ws.updated_at = now
+    ws.last_activity_at = now
     return WorkspaceRecord.from_entity(ws)
 
 

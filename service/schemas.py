@@ -80,6 +80,9 @@ class WorkspaceCreate(StrictModel):
     cpus: float | None = Field(default=None, gt=0, le=256)
     memory_mb: WholeNumber | None = Field(default=None, ge=6, le=4 * 1024 * 1024)
     schedule: WorkspaceSchedule | None = None
+    idle_timeout_seconds: WholeNumber | None = Field(
+        default=None, ge=0, le=ONE_YEAR_SECONDS, description="0: never; unset: the default"
+    )
     # The original required `owner` in the body and replaced it with the caller, so its
     # clients all send it: accepted and ignored; the caller is always the owner.
     owner: Any = Field(default=None, description="Ignored (the caller is the owner).")
@@ -92,6 +95,7 @@ class WorkspaceUpdate(StrictModel):
     metadata: dict[str, Any] | None = None
     ttl_seconds: WholeNumber | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
     schedule: WorkspaceSchedule | None = Field(default=None, description="null clears it")
+    idle_timeout_seconds: WholeNumber | None = Field(default=None, ge=0, le=ONE_YEAR_SECONDS)
 
     _metadata_size = field_validator("metadata")(_check_metadata)
 
@@ -135,6 +139,8 @@ class Workspace(BaseModel):
     memory_mb: int | None
     repo_ref: str | None = None
     schedule: dict[str, str] | None = None
+    idle_timeout_seconds: int | None = None
+    last_activity_at: str | None = None
 
 
 class WorkspaceAccepted(Workspace):

@@ -17,6 +17,7 @@ from models.tickets import purge_expired_tickets
 from models.webhooks import purge_deliveries
 from models.work import mark_vanished
 from tasks.dispatch import enqueue_operations
+from tasks.idle_stop import run_idle_stop
 from tasks.providers import get_provider
 from tasks.providers.base import ProviderError
 from tasks.scheduled_actions import run_schedules
@@ -35,6 +36,7 @@ class JanitorReport:
     events_purged: int = 0
     webhooks_purged: int = 0
     scheduled: int = 0
+    idle_stopped: int = 0
     terminal_tickets_purged: int = 0
 
 
@@ -90,6 +92,7 @@ def run_janitor(settings: Settings) -> JanitorReport:
         events_purged=purge_events(),
         webhooks_purged=purge_deliveries(),
         scheduled=run_schedules(settings),
+        idle_stopped=run_idle_stop(settings),
         terminal_tickets_purged=purge_expired_tickets(),
     )
     reconcile(settings, report)

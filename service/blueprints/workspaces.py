@@ -51,6 +51,14 @@ def _limits() -> Limits:
     return Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
 
 
+def _idle_timeout(asked: int | None, template_default: int | None) -> int:
+    """The request's, else the template's, else the operator's VM_API_IDLE_TIMEOUT."""
+    for value in (asked, template_default):
+        if value is not None:
+            return value
+    return _settings().idle_timeout
+
+
 def _checked_schedule(schedule: WorkspaceSchedule | None) -> dict[str, str] | None:
     if schedule is None:
         return None
@@ -105,6 +113,9 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
         cpus=cpus,
         memory_mb=memory_mb,
         schedule=schedule,
+        idle_timeout_seconds=_idle_timeout(
+            data.idle_timeout_seconds, template.idle_timeout_seconds
+        ),
     )
     workspace, operation = await run_sync(insert_workspace)(new, _limits())
     await run_sync(enqueue_operation)(operation.id, operation.operation_type)
@@ -135,6 +146,12 @@ async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> Response:
         "ttl_seconds": data.ttl_seconds if "ttl_seconds" in given else UNSET,
         # null clears the schedule
         "schedule": _checked_schedule(data.schedule) if "schedule" in given else UNSET,
+        # null goes back to the operator's default
+        "idle_timeout_seconds": (
+            _idle_timeout(data.idle_timeout_seconds, None)
+            if "idle_timeout_seconds" in given
+            else UNSET
+        ),
     }
     record = await run_sync(update_workspace)(
         params.path_uuid(workspace_id), viewer().scope, **changes

@@ -109,6 +109,7 @@ def test_to_json_lists_every_field(tmp_path: Path) -> None:
         "workdir": "/workspace",
         "shell": "/bin/sh",
         "network": None,
+        "idle_timeout_seconds": None,
     }
     assert items[0]["command"] is None
     assert [item["name"] for item in items] == ["python", "base"]

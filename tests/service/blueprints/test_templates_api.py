@@ -26,6 +26,7 @@ async def test_the_configured_catalogue(client: QuartClient) -> None:
             "workdir": "/workspace",
             "shell": "/bin/sh",
             "network": "none",
+            "idle_timeout_seconds": None,
         },
         {
             "name": "missing",
@@ -40,6 +41,7 @@ async def test_the_configured_catalogue(client: QuartClient) -> None:
             "workdir": "/workspace",
             "shell": "/bin/sh",
             "network": "none",
+            "idle_timeout_seconds": None,
         },
     ]
 

@@ -46,6 +46,8 @@ WORKSPACE_FIELDS = {
     "memory_mb",
     "repo_ref",
     "schedule",
+    "idle_timeout_seconds",
+    "last_activity_at",
 }
 LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 
