@@ -86,3 +86,13 @@ def path_uuid(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise APIError(404, "NOT_FOUND", "no such resource") from None
+
+
+def flag(args: MultiDict, name: str) -> bool:
+    """A true/false query parameter; absent is false."""
+    raw = args.get(name)
+    if raw is None or raw in ("false", "0"):
+        return False
+    if raw in ("true", "1", ""):
+        return True
+    raise _invalid(name, "must be true or false")

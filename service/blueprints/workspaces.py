@@ -24,6 +24,7 @@ from models.workspaces import (
 from service import params
 from service.auth import require_user, viewer
 from service.errors import APIError
+from service.force_delete import force_delete
 from service.read_lane import read
 from service.responses import json_response, json_text_response
 from service.schemas import (
@@ -164,6 +165,10 @@ async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> Response:
 @document_response(Error, 404)
 @require_user
 async def delete_workspace(workspace_id: str) -> Response:
+    """`?force=true` takes the workspace out of the database at once (docs/force-delete.md)."""
+    params.check_known(request.args, ("force",))
+    if params.flag(request.args, "force"):
+        return await force_delete(params.path_uuid(workspace_id), _settings())
     return await _act(workspace_id, OperationType.DELETE)
 
 
