@@ -67,6 +67,8 @@ class Settings:
     webhook_secret: str | None = None
     webhook_retry_base: float = 10.0
     expiry_warning: int = 3600
+    task_history: bool = True  # off: the consumer records no task history (for benchmarks)
+    task_history_max_events: int = 200_000
 
     @property
     def bind(self) -> str:
@@ -146,6 +148,8 @@ class Settings:
             webhook_secret=reader.optional("VM_API_WEBHOOK_SECRET"),
             webhook_retry_base=reader.positive_float("VM_API_WEBHOOK_RETRY_BASE", 10.0),
             expiry_warning=reader.non_negative_int("VM_API_EXPIRY_WARNING", 3600),
+            task_history=reader.flag("VM_API_TASK_HISTORY", True),
+            task_history_max_events=reader.positive_int("VM_API_TASK_HISTORY_MAX_EVENTS", 200000),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")

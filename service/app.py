@@ -12,6 +12,7 @@ from models.settings import Settings
 from models.store import open_store
 from service import __version__
 from service.blueprints import (
+    admin_tasks,
     docs,
     events,
     health,
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Quart:
         me,
         events,
         terminal,
+        admin_tasks,
     ):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)
