@@ -73,12 +73,19 @@ def enable_task_history(huey: Any, settings: Settings) -> TaskHistory | None:
     with db.connection_context():
         for statement in EXTRA_INDEXES:
             db.execute_sql(statement)
-    existing = getattr(huey, "_stats", None)
-    if existing is not None:  # enable_stats keeps the first; a second worker start replaces it
-        existing.close()
+    disable_task_history(huey)  # enable_stats would keep an earlier one: replace it instead
     huey._stats = history
     history.connect()
     return history
+
+
+def disable_task_history(huey: Any) -> None:
+    """Stop recording (writing out what is buffered)."""
+    existing = getattr(huey, "_stats", None)
+    if existing is not None:
+        huey.disconnect_signal(existing._on_signal)
+        existing.close()
+        huey._stats = None
 
 
 def open_task_history(huey: Any, settings: Settings) -> TaskHistory | None:
