@@ -253,5 +253,5 @@ def _overview(view: Any, args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
                 sys.stdout.flush()
             time.sleep(args.watch)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or the reader (head, less) left
         return 0
