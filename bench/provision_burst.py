@@ -10,12 +10,19 @@ Baseline, in the same run: the same number of os.mkdir calls in a plain Python l
 same kind of folder. Target: >= 50 workspaces/s.
 
     /work/venv/bin/python bench/provision_burst.py [--count 1000] [--clients 16]
+
+With --history-rounds N it instead runs the burst 2N times, alternating the consumer's task
+history (huey.contrib.stats, VM_API_TASK_HISTORY) on and off, and reports the ratio of the
+median times until all were running. Target: history on costs at most 5 %.
+
+    /work/venv/bin/python bench/provision_burst.py --history-rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import threading
 import time
@@ -120,13 +127,75 @@ def verify(root: Path, ids: list[str]) -> list[str]:
     return problems
 
 
+HISTORY_TARGET = 1.05
+
+
+def burst_once(args: argparse.Namespace, history: bool) -> tuple[float, list[str]]:
+    """One burst on a fresh service: seconds until all were running, and any problems."""
+    with workdir("burst") as root:
+        port = free_port()
+        env = service_env(root, port, VM_API_TASK_HISTORY="true" if history else "false")
+        service = Service(vm_api_command(), env, root / "vm-api.log", port=port)
+        try:
+            service.start()
+            time.sleep(2)
+            start = time.perf_counter()
+            ids, _ = post_creates(service.base_url, args.count, args.clients)
+            done = wait_all_running(root / "vm.db", args.count, args.timeout)
+            problems = verify(root, ids)
+        finally:
+            service.stop()
+        if history:
+            history_file = root / "task-history.db"
+            with read_only(history_file) as connection:
+                events = connection.execute("SELECT count(*) FROM huey_event").fetchone()[0]
+            size = sum(p.stat().st_size for p in root.glob("task-history.db*"))
+            print(f"  task history after the burst: {events} events, {size // 1024} KiB")
+            if events < 2 * args.count:
+                problems.append(f"only {events} task events recorded for {args.count} creates")
+    return done - start, problems
+
+
+def compare_history(args: argparse.Namespace) -> int:
+    banner(
+        f"provision burst with and without task history: {args.history_rounds} rounds of"
+        f" {args.count} creates from {args.clients} clients, alternating"
+    )
+    times: dict[bool, list[float]] = {True: [], False: []}
+    problems: list[str] = []
+    for number in range(args.history_rounds):
+        # alternate which goes first, so that drift of the machine favours neither
+        for history in (True, False) if number % 2 == 0 else (False, True):
+            seconds, found = burst_once(args, history)
+            times[history].append(seconds)
+            problems += found
+            print(f"  round {number + 1} history {'on ' if history else 'off'}: {seconds:.2f} s")
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print_table(
+        ["history", "median s", "runs (s)"],
+        [
+            ["on", f"{on:.2f}", " ".join(f"{t:.2f}" for t in times[True])],
+            ["off", f"{off:.2f}", " ".join(f"{t:.2f}" for t in times[False])],
+        ],
+    )
+    print(f"ratio history on / off (median time to all running): {on / off:.3f}")
+    print(f"provisioned exactly once: {'yes' if not problems else 'NO'}")
+    print(f"target <= {HISTORY_TARGET:.2f}: {verdict(on / off <= HISTORY_TARGET and not problems)}")
+    return 1 if problems else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=150.0, help="seconds to reach running")
+    parser.add_argument(
+        "--history-rounds", type=int, default=0, help="compare task history on and off"
+    )
     args = parser.parse_args()
     exit_on_sigterm()
+    if args.history_rounds:
+        return compare_history(args)
     with workdir("burst") as root:
         port = free_port()
         service = Service(vm_api_command(), service_env(root, port), root / "vm-api.log", port=port)

@@ -28,6 +28,7 @@ run create_to_running.py
 run api_throughput.py
 run janitor_scale.py "${janitor_flags[@]}"
 run provision_burst.py
+run provision_burst.py --history-rounds 3
 run docker_overhead.py
 run memory.py
 run event_streams.py

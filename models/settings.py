@@ -68,6 +68,8 @@ class Settings:
     webhook_retry_base: float = 10.0
     expiry_warning: int = 3600
     idle_timeout: int = 0  # seconds without activity before a running workspace stops; 0 never
+    task_history: bool = True  # off: the consumer records no task history (for benchmarks)
+    task_history_max_events: int = 200_000
 
     @property
     def bind(self) -> str:
@@ -148,6 +150,8 @@ class Settings:
             webhook_retry_base=reader.positive_float("VM_API_WEBHOOK_RETRY_BASE", 10.0),
             expiry_warning=reader.non_negative_int("VM_API_EXPIRY_WARNING", 3600),
             idle_timeout=reader.non_negative_int("VM_API_IDLE_TIMEOUT", 0),
+            task_history=reader.flag("VM_API_TASK_HISTORY", True),
+            task_history_max_events=reader.positive_int("VM_API_TASK_HISTORY_MAX_EVENTS", 200000),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")

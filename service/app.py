@@ -13,6 +13,7 @@ from models.store import open_store
 from service import __version__
 from service.blueprints import (
     activity,
+    admin_tasks,
     docs,
     events,
     health,
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> Quart:
         events,
         terminal,
         activity,
+        admin_tasks,
     ):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)

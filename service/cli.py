@@ -8,6 +8,7 @@ vm-api backup       write a backup now
 vm-api restore FILE put a backup in place (refuses while the service runs)
 vm-api queue        show what is waiting in the queue
 vm-api ws ...       the command line for people (client/ws_cli.py): workspaces over the API
+vm-api tasks ...    the operator's view of the queue (service/task_commands.py)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from service.backups import BackupError, write_backup
 from service.logs import setup_logging
 from service.prestart import MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning, hold_running_lock
+from service.task_commands import add_tasks_parser, cmd_tasks
 
 log = logging.getLogger("vm_api.cli")
 CHILD_STOP_SECONDS = 60
@@ -82,7 +84,9 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     open_store(settings.db_path)
     configure_queue(settings)
     import tasks.worker  # noqa: F401  (registers every task)
+    from tasks.history import enable_task_history
 
+    enable_task_history(huey, settings)  # in the consumer process only: it sees every signal
     consumer = huey.create_consumer(
         workers=settings.workers,
         worker_type="thread",
@@ -159,6 +163,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "backup": cmd_backup,
     "restore": cmd_restore,
     "queue": cmd_queue,
+    "tasks": cmd_tasks,
 }
 
 
@@ -173,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("file", help="a backup file written by vm-api")
     sub.add_parser("queue", help="show the number of pending and scheduled tasks")
     sub.add_parser("ws", help="your workspaces, over the API (vm-api ws --help)")
+    add_tasks_parser(sub)
     return parser
 
 

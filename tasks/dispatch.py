@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from models.states import OperationType
+from models.task_ids import record_task_ids
 from tasks import cleanup, lifecycle, provision
 from tasks.queue import huey
 
@@ -25,11 +26,19 @@ TASK_FOR = {
 
 def enqueue_operations(operations: list[tuple[str, str]]) -> bool:
     """Many (operation id, type) pairs at once, in one queue transaction where possible."""
+    tasks = [TASK_FOR[OperationType(kind)].s(op_id) for op_id, kind in operations]
     try:
-        huey.enqueue_all([TASK_FOR[OperationType(kind)].s(op_id) for op_id, kind in operations])
+        huey.enqueue_all(tasks)
     except Exception:
         log.exception("could not enqueue %d operations; the sweep will retry them", len(operations))
         return False
+    try:
+        # After the enqueue, in one transaction for the batch: an operation leads to its tasks.
+        record_task_ids(
+            [(op_id, task.id) for (op_id, _), task in zip(operations, tasks, strict=True)]
+        )
+    except Exception:
+        log.exception("could not record the task ids of %d operations", len(operations))
     return True
 
 

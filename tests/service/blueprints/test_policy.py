@@ -39,6 +39,14 @@ def api_routes(app: Quart) -> list[tuple[str, Rule]]:
     return routes
 
 
+ADMIN_PREFIX = "/api/v1/admin/"
+
+
+def owned_routes(app: Quart) -> list[tuple[str, Rule]]:
+    """Routes that act on the caller's own objects (admin routes answer 403 to everyone else)."""
+    return [(m, rule) for m, rule in api_routes(app) if not rule.rule.startswith(ADMIN_PREFIX)]
+
+
 def fill(rule: Rule, values: dict[str, str]) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda match: values[match.group(1)], rule.rule)
 
@@ -101,6 +109,7 @@ async def _objects_of_alice(client: QuartClient) -> dict[str, str]:
         "workspace_id": workspace["id"],
         "snapshot_id": snapshot["id"],
         "operation_id": snapshot["operation_id"],
+        "task_id": snapshot["operation_id"],  # admin routes take a task or an operation id
     }
 
 
@@ -111,7 +120,7 @@ async def test_another_user_gets_not_found_for_every_owned_object(
     before = await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}")
     checked = []
 
-    for method, rule in api_routes(app):
+    for method, rule in owned_routes(app):
         if not rule.arguments:
             continue
         response = await call(client, method, rule, fill(rule, values), headers=BOB)
@@ -132,13 +141,26 @@ async def test_the_owner_reaches_every_owned_object(app: Quart, client: QuartCli
     # come from the ownership check. Reads only, so that nothing changes between the calls.
     values = await _objects_of_alice(client)
 
-    for method, rule in api_routes(app):
+    for method, rule in owned_routes(app):
         if rule.arguments and method == "GET":
             response = await call(client, method, rule, fill(rule, values), headers=ALICE)
             if getattr(rule, "websocket", False):  # refused, but as alice's: a local workspace
                 await assert_error(response, 409, "TERMINAL_NOT_SUPPORTED")
                 continue
             assert response.status_code == 200, f"{method} {rule.rule}"
+
+
+async def test_every_admin_route_refuses_a_user_who_is_not_an_admin(
+    app: Quart, client: QuartClient
+) -> None:
+    values = await _objects_of_alice(client)
+    admin_routes = [(m, rule) for m, rule in api_routes(app) if rule.rule.startswith(ADMIN_PREFIX)]
+
+    for method, rule in admin_routes:
+        response = await call(client, method, rule, fill(rule, values), headers=ALICE)
+        await assert_error(response, 403, "ADMIN_REQUIRED")
+
+    assert len(admin_routes) >= 5
 
 
 async def test_every_route_is_documented(app: Quart, client: QuartClient) -> None:
