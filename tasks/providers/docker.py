@@ -25,31 +25,26 @@ from tasks.providers.docker_daemon import ClientPool, with_retry
 from tasks.providers.docker_images import (
     LABEL_OWNER,
     LABEL_SERVICE,
-    LABEL_SNAPSHOT,
     LABEL_TEMPLATE,
     LABEL_WORKSPACE,
-    commit_snapshot,
     ensure_image,
     prune_deleted_snapshots,
     remove_snapshot_images,
     snapshot_ref,
     snapshot_size,
 )
+from tasks.providers.docker_snapshots import fill_from_snapshot, take_snapshot
 from tasks.providers.docker_volumes import (
-    LABEL_HELPER,
-    capture_volume,
     ensure_volume,
-    fill_from_snapshot,
-    helper_workspace_ids,
-    mounted_workdir,
+    leftover_workspace_ids,
     put_folder,
     remove_helpers,
     remove_volume,
     snapshot_volume_name,
     volume_exists,
     volume_name,
-    volume_workspace_ids,
     workdir_mount,
+    workspace_container_ids,
     workspace_volumes,
 )
 from tasks.providers.git_clone import clone_repository
@@ -350,28 +345,10 @@ class DockerProvider:
             with suppress(docker.errors.ImageNotFound):  # taken by an earlier attempt
                 return snapshot_size(client.images.get(snapshot_ref(workspace_id, snapshot_id)))
             container = self._require(client, workspace_id)
-            workdir = mounted_workdir(container.attrs, workspace_id)
-            # Paused for both copies, so that the files and the image match.
-            paused = container.status == "paused"
-            if container.status == "running":
-                container.pause()
-                paused = True
-            try:
-                volume_bytes = 0
-                if workdir is not None:
-                    image_id = container.attrs["Image"]
-                    volume_bytes = capture_volume(
-                        client, container.id, image_id, workdir, self.service_label,
-                        workspace_id, snapshot_id,
-                    )  # fmt: skip
-                image = commit_snapshot(
-                    container, workspace_id, snapshot_id, self.slow_timeout,
-                    volume_bytes=volume_bytes, pause=False,
-                )  # fmt: skip
-            finally:
-                if paused:
-                    container.unpause()
-            return snapshot_size(image)
+            return take_snapshot(
+                client, container, workspace_id, snapshot_id, self.service_label,
+                self.slow_timeout,
+            )  # fmt: skip
 
         return self._op(f"snapshot container {container_name(workspace_id)}", body)
 
@@ -423,27 +400,12 @@ class DockerProvider:
         )
 
     def owned_workspace_ids(self) -> set[str]:
-        def body(client: Client) -> set[str]:
-            # The low-level list: no per-container inspect that could 404 mid-list.
-            filters = {"label": f"{LABEL_SERVICE}={self.service_label}"}
-            listed = client.api.containers(all=True, filters=filters)
-            labels = [c.get("Labels") or {} for c in listed]
-            return {
-                label[LABEL_WORKSPACE]
-                for label in labels
-                if label.get(LABEL_WORKSPACE) and LABEL_HELPER not in label
-            }
-
-        return self._op("list containers", body)
+        return self._op(
+            "list containers", lambda client: workspace_container_ids(client, self.service_label)
+        )
 
     def snapshot_workspace_ids(self) -> set[str]:
-        def body(client: Client) -> set[str]:
-            # Snapshot images carry the container's labels, LABEL_SERVICE included.
-            filters = {"label": [f"{LABEL_SERVICE}={self.service_label}", LABEL_SNAPSHOT]}
-            listed = client.api.images(all=True, filters=filters)
-            labels = [image.get("Labels") or {} for image in listed]
-            ids = {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
-            ids |= volume_workspace_ids(client, self.service_label)
-            return ids | helper_workspace_ids(client, self.service_label)
-
-        return self._op("list snapshot images and volumes", body)
+        return self._op(
+            "list snapshot images and volumes",
+            lambda client: leftover_workspace_ids(client, self.service_label),
+        )

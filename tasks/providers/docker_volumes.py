@@ -71,12 +71,6 @@ def workspace_volumes(client: Client, service_label: str, workspace_id: str) -> 
     return [v["Name"] for v in client.api.volumes(filters=filters).get("Volumes") or []]
 
 
-def volume_workspace_ids(client: Client, service_label: str) -> set[str]:
-    listed = client.api.volumes(filters=_ours(service_label)).get("Volumes") or []
-    labels = [volume.get("Labels") or {} for volume in listed]
-    return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
-
-
 def snapshot_volume_labels(
     service_label: str, workspace_id: str, snapshot_id: str
 ) -> dict[str, str]:
@@ -101,12 +95,6 @@ def remove_helpers(client: Client, service_label: str, workspace_id: str) -> Non
     ):
         with suppress(docker.errors.NotFound):
             client.api.remove_container(listed["Id"], force=True)
-
-
-def helper_workspace_ids(client: Client, service_label: str) -> set[str]:
-    listed = client.api.containers(all=True, filters=helper_filters(service_label))
-    labels = [c.get("Labels") or {} for c in listed]
-    return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
 
 
 @contextmanager
@@ -212,35 +200,30 @@ def mounted_workdir(attrs: dict[str, Any], workspace_id: str) -> str | None:
     return None
 
 
-def capture_volume(
-    client: Client,
-    container_id: str,
-    image: str,
-    workdir: str,
-    service_label: str,
-    workspace_id: str,
-    snapshot_id: str,
-) -> int:
-    """Copy the live volume (seen through the workspace's container at `workdir`) into a fresh
-    snapshot volume; returns its size as a tar. A leftover of an interrupted attempt is
-    replaced, so a retry never keeps half a copy."""
-    name = snapshot_volume_name(workspace_id, snapshot_id)
-    remove_volume(client, name)
-    ensure_volume(client, name, snapshot_volume_labels(service_label, workspace_id, snapshot_id))
-    with helper(client, image, name, workdir, service_label, workspace_id) as target:
-        return copy_directory(client, container_id, workdir, target, workdir)
+# -- what exists, for drift repair -----------------------------------------------------------
 
 
-def fill_from_snapshot(
-    client: Client,
-    container_id: str,
-    image: str,
-    workdir: str,
-    service_label: str,
-    workspace_id: str,
-    snapshot_id: str,
-) -> None:
-    """Copy a snapshot volume into the (created, empty) volume of `container_id`."""
-    name = snapshot_volume_name(workspace_id, snapshot_id)
-    with helper(client, image, name, workdir, service_label, workspace_id) as source:
-        copy_directory(client, source, workdir, container_id, workdir)
+def _workspace_ids(listed: list[dict[str, Any]], *, helpers: bool = True) -> set[str]:
+    labels = [item.get("Labels") or {} for item in listed]
+    return {
+        label[LABEL_WORKSPACE]
+        for label in labels
+        if label.get(LABEL_WORKSPACE) and (helpers or LABEL_HELPER not in label)
+    }
+
+
+def workspace_container_ids(client: Client, service_label: str) -> set[str]:
+    """Workspaces whose container exists (helpers are not a workspace's container). The
+    low-level list: no per-container inspect that could 404 mid-list."""
+    listed = client.api.containers(all=True, filters=_ours(service_label))
+    return _workspace_ids(listed, helpers=False)
+
+
+def leftover_workspace_ids(client: Client, service_label: str) -> set[str]:
+    """Workspaces with snapshot images, volumes or helper containers of ours: all of these can
+    outlive the container when a removal failed half-way."""
+    # Snapshot images carry the container's labels, LABEL_SERVICE included.
+    images = client.api.images(all=True, filters=_ours(service_label, LABEL_SNAPSHOT))
+    volumes = client.api.volumes(filters=_ours(service_label)).get("Volumes") or []
+    helpers = client.api.containers(all=True, filters=helper_filters(service_label))
+    return _workspace_ids(images) | _workspace_ids(volumes) | _workspace_ids(helpers)
