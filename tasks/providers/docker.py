@@ -38,6 +38,7 @@ from tasks.providers.docker_volumes import (
     ensure_volume,
     leftover_workspace_ids,
     put_folder,
+    put_stream,
     remove_helpers,
     remove_volume,
     snapshot_volume_name,
@@ -47,7 +48,7 @@ from tasks.providers.docker_volumes import (
     workspace_container_ids,
     workspace_volumes,
 )
-from tasks.providers.git_clone import clone_repository
+from tasks.providers.git_clone import clone_repository, tree_archive
 
 T = TypeVar("T")
 Client = docker.DockerClient
@@ -266,8 +267,10 @@ class DockerProvider:
                     cloned.result()  # a clone failure is the one to report
 
             def fill(client: Client, container_id: str) -> None:
+                # The history, then the files straight from git: written once, in the volume.
                 report("copying files")
-                put_folder(client, container_id, checkout, spec.workdir)
+                put_folder(client, container_id, checkout / ".git", spec.workdir, ".git")
+                put_stream(client, container_id, tree_archive(checkout), spec.workdir)
 
             return self._op(
                 f"create container {container_name(spec.id)}",
@@ -283,6 +286,7 @@ class DockerProvider:
             repo_ref=spec.repo_ref,
             allow_file_repos=self.allow_file_repos,
             progress=progress,
+            checkout=False,  # the files go straight into the volume: see fill() in create()
         )
 
     def _adopt(self, client: Client, spec: WorkspaceSpec) -> Provisioned | None:

@@ -155,10 +155,10 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _tar_into(folder: Path, write_fd: int, failure: list[BaseException]) -> None:
+def _tar_into(folder: Path, arcname: str, write_fd: int, failure: list[BaseException]) -> None:
     try:
         with os.fdopen(write_fd, "wb") as sink, tarfile.open(fileobj=sink, mode="w|") as tar:
-            tar.add(folder, arcname=".", filter=_as_root)
+            tar.add(folder, arcname=arcname, filter=_as_root)
     except BaseException as exc:  # the reader sees a short stream; the error is raised there
         failure.append(exc)
 
@@ -169,12 +169,16 @@ def _pipe_chunks(read_fd: int) -> Iterator[bytes]:
             yield chunk
 
 
-def put_folder(client: Client, container: str, folder: Path, workdir: str) -> int:
-    """Stream the worker's `folder` into `workdir` of a (created) container as a tar, without
-    a temporary file: a thread writes the archive into a pipe the request reads from."""
+def put_folder(
+    client: Client, container: str, folder: Path, workdir: str, arcname: str = "."
+) -> int:
+    """Stream the worker's `folder` into `workdir` of a (created) container as a tar (named
+    `arcname` there), without a temporary file: a thread writes the archive into a pipe the
+    request reads from."""
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
-    writer = threading.Thread(target=_tar_into, args=(folder, write_fd, failure), daemon=True)
+    arguments = (folder, arcname, write_fd, failure)
+    writer = threading.Thread(target=_tar_into, args=arguments, daemon=True)
     writer.start()
     counted = _Counted(_pipe_chunks(read_fd))
     try:
@@ -186,6 +190,15 @@ def put_folder(client: Client, container: str, folder: Path, workdir: str) -> in
         writer.join()
     if failure:
         raise failure[0]
+    return counted.size
+
+
+def put_stream(client: Client, container: str, chunks: Iterable[bytes], workdir: str) -> int:
+    """Stream a tar (e.g. `git archive`) into `workdir` of a (created) container."""
+    counted = _Counted(chunks)
+    client.api.put_archive(container, workdir, counted)
+    for _ in counted:  # the rest, so that the source's own checks at its end run
+        pass
     return counted.size
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
 from repo_support import HistoryRepo, git, make_history_repo
 
 from tasks.providers.base import ProviderError
-from tasks.providers.git_clone import clone_repository, overall_percent
+from tasks.providers.git_clone import clone_repository, overall_percent, tree_archive
 
 
 @pytest.fixture
@@ -96,3 +98,31 @@ def test_overall_percent_weighs_the_phases() -> None:
     assert overall_percent("Resolving deltas", 100) == 80
     assert overall_percent("Updating files", 50) == 90
     assert overall_percent("Counting objects", 50) is None  # the server's, not ours
+
+
+@pytest.mark.parametrize(
+    ("ref", "readme", "branch"),
+    [(None, "v2\n", "main"), ("feature", "v1\n", "feature"), ("v1", "v1\n", "HEAD")],
+)
+def test_a_clone_without_worktree_streams_the_files_and_stays_clean(
+    repo: HistoryRepo, tmp_path: Path, ref: str | None, readme: str, branch: str
+) -> None:
+    """What the Docker provider does: .git only on the worker, the files as a tar stream."""
+    into = tmp_path / "clone"
+    clone_repository(repo.url, into, repo_ref=ref, allow_file_repos=True, checkout=False)
+    assert sorted(p.name for p in into.iterdir()) == [".git"]
+
+    with tarfile.open(fileobj=io.BytesIO(b"".join(tree_archive(into)))) as tar:
+        assert {m.uid for m in tar.getmembers()} == {0}
+        tar.extractall(into, filter="data")
+
+    assert (into / "README").read_text() == readme
+    assert git(into, "rev-parse", "--abbrev-ref", "HEAD") == branch
+    assert git(into, "status", "--porcelain") == ""  # index, HEAD and files agree
+
+
+def test_a_clone_without_worktree_at_an_unknown_ref(repo: HistoryRepo, tmp_path: Path) -> None:
+    with pytest.raises(ProviderError, match=r"^git checkout nope failed: fatal: "):
+        clone_repository(
+            repo.url, tmp_path / "c", repo_ref="nope", allow_file_repos=True, checkout=False
+        )
