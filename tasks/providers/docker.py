@@ -272,10 +272,13 @@ class DockerProvider:
                 put_folder(client, container_id, checkout / ".git", spec.workdir, ".git")
                 put_stream(client, container_id, tree_archive(checkout), spec.workdir)
 
-            return self._op(
-                f"create container {container_name(spec.id)}",
-                lambda client: self._run(client, spec, image, fill=fill, progress=report),
-            )
+            def build(client: Client) -> Provisioned:
+                # A retry after a transient failure must not adopt a container whose copy
+                # did not finish: _adopt() removes one that never started.
+                adopted = self._adopt(client, spec)
+                return adopted or self._run(client, spec, image, fill=fill, progress=report)
+
+            return self._op(f"create container {container_name(spec.id)}", build)
 
     def _clone(self, spec: WorkspaceSpec, into: Path, progress: Progress) -> None:
         assert spec.repo_url is not None

@@ -257,3 +257,33 @@ def _tar_of(name: str, data: bytes) -> bytes:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def test_a_copy_cut_by_a_transient_failure_is_made_again_not_adopted(
+    cloning: DockerProvider,
+    docker_client: docker.DockerClient,
+    make_spec: MakeSpec,
+    repo: HistoryRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    import tasks.providers.docker as docker_provider
+
+    real_put_stream = docker_provider.put_stream
+    calls: list[str] = []
+
+    def cut_once(client: docker.DockerClient, container: str, *args: object) -> int:
+        calls.append(container)
+        if len(calls) == 1:  # the daemon went away after the .git copy, before the files
+            raise requests.exceptions.ConnectionError("connection reset")
+        return real_put_stream(client, container, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(docker_provider, "put_stream", cut_once)
+    spec = make_spec(repo_url=repo.url)
+
+    result = cloning.create(spec)
+
+    assert len(calls) == 2 and calls[0] != calls[1]  # a second, fresh container
+    assert result.provider_id == calls[1]
+    assert _sh(docker_client, spec, "cat README") == "v2\n"
