@@ -183,6 +183,8 @@ def main() -> int:
         finally:
             service.stop()
             force_remove(plain_names + [f"vm-ws-{workspace_id}" for workspace_id in ids])
+            if ids:  # a workspace's volume, should its DELETE not have finished
+                docker("volume", "rm", "-f", *[f"vm-ws-{workspace_id}" for workspace_id in ids])
     rows = []
     for label, values in (
         ("vm-api: POST -> running (client)", [t for _, t in service_times]),

@@ -30,6 +30,7 @@ run janitor_scale.py "${janitor_flags[@]}"
 run provision_burst.py
 run provision_burst.py --history-rounds 3
 run docker_overhead.py
+run clone_create.py
 run memory.py
 run event_streams.py
 run terminal.py

@@ -33,6 +33,7 @@ class NewWorkspace:
     name: str
     provider: str
     repo_url: str | None = None
+    repo_ref: str | None = None
     template: str | None = None
     ttl_seconds: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +100,7 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         owner=new.owner,
         name=new.name,
         repo_url=new.repo_url,
+        repo_ref=new.repo_ref,
         template=new.template,
         provider=new.provider,
         status=WorkspaceStatus.CREATING.value,

@@ -73,6 +73,11 @@ class WorkspaceSchedule(StrictModel):
 class WorkspaceCreate(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="1-63 letters, digits, '_', '.', '-'")
     repo_url: str | None = Field(default=None, max_length=2048)
+    repo_ref: str | None = Field(
+        default=None,
+        max_length=255,
+        description="branch, tag or commit of repo_url to check out (git ref name rules)",
+    )
     template: str | None = Field(default=None, max_length=63)
     provider: str | None = Field(default=None, max_length=32)
     ttl_seconds: WholeNumber | None = Field(default=None, ge=1, le=ONE_YEAR_SECONDS)
@@ -165,6 +170,17 @@ class Operation(BaseModel):
     progress: str | None = Field(None, description="the latest progress line")
     task_ids: list[str] = Field(default_factory=list, description="huey tasks that ran it")
     request_id: str | None = None
+
+
+class OperationLogLine(BaseModel):
+    at: str
+    line: str
+
+
+class OperationLogs(BaseModel):
+    """Every progress line the operation reported, oldest first."""
+
+    lines: list[OperationLogLine]
 
 
 class Snapshot(BaseModel):

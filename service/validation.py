@@ -34,6 +34,31 @@ def check_repo_url(url: str, settings: Settings) -> None:
     raise refuse("must be an https://, http://, ssh://, git:// or user@host:path remote")
 
 
+# What `git check-ref-format` refuses in a ref name, plus option-like and over-long names; a
+# commit id (7-40 hex digits) passes these rules as it is.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def check_repo_ref(ref: str, repo_url: str | None) -> None:
+    def refuse(why: str) -> APIError:
+        return APIError(400, "INVALID_REPO_REF", f"repo_ref {why}")
+
+    if repo_url is None:
+        raise refuse("needs a repo_url")
+    if not ref or ref.startswith("-"):
+        raise refuse("must not be empty nor start with '-'")
+    if _REF_FORBIDDEN.search(ref) or ref == "@":
+        raise refuse(
+            "is not a valid git ref: no spaces, control characters, '~^:?*[\\', '..', '@{' or '//'"
+        )
+    parts = ref.split("/")
+    if any(not p or p.startswith(".") or p.endswith(".lock") for p in parts) or ref.endswith("."):
+        raise refuse(
+            "is not a valid git ref: no empty component, none starting with '.' or ending with"
+            " '.lock', and no trailing '.' or '/'"
+        )
+
+
 def check_provider(provider: str) -> str:
     if provider not in PROVIDERS:
         raise APIError(

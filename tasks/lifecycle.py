@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.progress import progress_reporter
 from models.work import Claim, Outcome
 from tasks.providers.base import Provider, Provisioned
 from tasks.provision import RETRY
@@ -35,7 +36,8 @@ def _restart(provider: Provider, claim: Claim) -> Outcome:
 
 
 def _rebuild(provider: Provider, claim: Claim) -> Outcome:
-    return _recorded(provider.rebuild(spec_for(claim.workspace, current_settings())))
+    spec = spec_for(claim.workspace, current_settings())
+    return _recorded(provider.rebuild(spec, progress_reporter(claim.operation.id)))
 
 
 def _snapshot(provider: Provider, claim: Claim) -> Outcome:
@@ -44,7 +46,8 @@ def _snapshot(provider: Provider, claim: Claim) -> Outcome:
 
 def _restore(provider: Provider, claim: Claim) -> Outcome:
     spec = spec_for(claim.workspace, current_settings())
-    return _recorded(provider.restore(spec, _snapshot_id(claim)))
+    progress = progress_reporter(claim.operation.id)
+    return _recorded(provider.restore(spec, _snapshot_id(claim), progress))
 
 
 def _delete_snapshot(provider: Provider, claim: Claim) -> Outcome:

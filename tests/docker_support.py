@@ -76,13 +76,16 @@ def docker_required() -> None:
 
 def remove_labelled(client: docker.DockerClient, service_label: str) -> None:
     """Everything a test's installation made (by its `vm-api.service` label): containers first,
-    then images, since a container keeps its image."""
+    then volumes and images, since a container keeps both."""
     label = f"vm-api.service={service_label}"
     for container in client.containers.list(
         all=True, filters={"label": label}, ignore_removed=True
     ):
         with suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
+    for volume in client.volumes.list(filters={"label": label}):
+        with suppress(docker.errors.APIError):
+            volume.remove(force=True)
     # Snapshot images inherit the container's labels; a child must go before its parent.
     for _ in range(5):
         images = client.images.list(all=True, filters={"label": label})

@@ -6,12 +6,13 @@ from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_response
 
 from models.operations import select_operation, select_operations
+from models.progress import select_operation_logs
 from models.states import OPERATION_TYPE_NAMES, OperationStatus
 from service import params
 from service.auth import require_user, viewer
 from service.read_lane import read
 from service.responses import json_response
-from service.schemas import Error, Operation, OperationList, OperationListQuery
+from service.schemas import Error, Operation, OperationList, OperationListQuery, OperationLogs
 
 blueprint = Blueprint("operations", __name__, url_prefix="/api/v1")
 
@@ -43,3 +44,13 @@ async def get_operations() -> Response:
 async def get_operation(operation_id: str) -> Response:
     record = await read(select_operation, params.path_uuid(operation_id), viewer().scope)
     return json_response(record.to_json())
+
+
+@blueprint.get("/operations/<operation_id>/logs")
+@document_response(OperationLogs, 200)
+@document_response(Error, 404)
+@require_user
+async def get_operation_logs(operation_id: str) -> Response:
+    """The operation's progress lines ("cloning 40 %", "starting container"), oldest first."""
+    lines = await read(select_operation_logs, params.path_uuid(operation_id), viewer().scope)
+    return json_response({"lines": [{"at": item.at, "line": item.line} for item in lines]})

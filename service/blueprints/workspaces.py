@@ -37,7 +37,13 @@ from service.schemas import (
     WorkspaceSchedule,
     WorkspaceUpdate,
 )
-from service.validation import check_provider, check_repo_url, check_resources, check_template
+from service.validation import (
+    check_provider,
+    check_repo_ref,
+    check_repo_url,
+    check_resources,
+    check_template,
+)
 from tasks.dispatch import enqueue_operation
 
 blueprint = Blueprint("workspaces", __name__, url_prefix="/api/v1")
@@ -102,12 +108,15 @@ async def post_workspace(data: WorkspaceCreate) -> Response:
     cpus, memory_mb = check_resources(template, data.cpus, data.memory_mb)
     if data.repo_url is not None:
         check_repo_url(data.repo_url, settings)
+    if data.repo_ref is not None:
+        check_repo_ref(data.repo_ref, data.repo_url)
     schedule = _checked_schedule(data.schedule)
     new = NewWorkspace(
         owner=viewer().user,
         name=data.name,
         provider=provider,
         repo_url=data.repo_url,
+        repo_ref=data.repo_ref,
         template=template.name,
         ttl_seconds=data.ttl_seconds,
         metadata=data.metadata,

@@ -27,7 +27,11 @@ def _build(name: str, settings: Settings) -> Provider:
         from tasks.providers.docker import DockerProvider
 
         # The label value keeps two installations on one daemon out of each other's way.
-        return DockerProvider(settings.docker_host, service_label=settings.instance)
+        return DockerProvider(
+            settings.docker_host,
+            service_label=settings.instance,
+            allow_file_repos=settings.allow_file_repos,
+        )
     raise ProviderError(f"unknown provider {name!r}; available: {', '.join(PROVIDERS)}")
 
 

@@ -6,8 +6,12 @@ idempotent: a task may run again after a crash, so "already done" is success, no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# Receives progress lines ("pulling image", "cloning 40 %") while a slow action runs.
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,9 @@ class ProviderError(Exception):
 class Provider(Protocol):
     name: str
 
-    def create(self, spec: WorkspaceSpec) -> Provisioned:
-        """Build the workspace and leave it running; adopt what a previous attempt built."""
+    def create(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
+        """Build the workspace (cloning spec.repo_url into it) and leave it running; adopt what
+        a previous attempt built."""
         ...
 
     def destroy(self, workspace_id: str) -> None:
@@ -61,7 +66,7 @@ class Provider(Protocol):
 
     def restart(self, workspace_id: str) -> None: ...
 
-    def rebuild(self, spec: WorkspaceSpec) -> Provisioned:
+    def rebuild(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
         """Recreate the workspace from its template, keeping its id."""
         ...
 
@@ -69,7 +74,9 @@ class Provider(Protocol):
         """Capture the workspace's state; returns the snapshot's size in bytes."""
         ...
 
-    def restore(self, spec: WorkspaceSpec, snapshot_id: str) -> Provisioned:
+    def restore(
+        self, spec: WorkspaceSpec, snapshot_id: str, progress: Progress | None = None
+    ) -> Provisioned:
         """Replace the workspace's state with the snapshot's and leave it running."""
         ...
 
@@ -84,6 +91,7 @@ class Provider(Protocol):
         ...
 
     def snapshot_workspace_ids(self) -> set[str]:
-        """Ids of every workspace this provider keeps snapshots for (drift repair): they can
-        outlive the workspace's resource when a removal failed half-way."""
+        """Ids of every workspace this provider keeps other resources for (snapshots, volumes:
+        drift repair): they can outlive the workspace's resource when a removal failed
+        half-way."""
         ...

@@ -1,42 +1,70 @@
-"""Workspaces as Docker containers: one container `vm-ws-<workspace id>` per workspace, with no
-network, found again by its name and labels; snapshots are committed images."""
+"""Workspaces as Docker containers: one container `vm-ws-<workspace id>` per workspace, found
+again by its name and labels, on the template's network, with its files in a named volume of the
+same name mounted at the template's workdir (tasks/providers/docker_volumes.py). The repository
+is cloned on the worker and copied into the volume before the container first starts. Snapshots
+are a committed image plus a copy of the volume."""
 
 from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from pathlib import Path
 from typing import TypeVar
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 
-from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
+from tasks.providers.base import Progress, ProviderError, Provisioned, WorkspaceSpec
 from tasks.providers.docker_daemon import ClientPool, with_retry
 from tasks.providers.docker_images import (
     LABEL_OWNER,
     LABEL_SERVICE,
-    LABEL_SNAPSHOT,
     LABEL_TEMPLATE,
     LABEL_WORKSPACE,
-    commit_snapshot,
     ensure_image,
     prune_deleted_snapshots,
     remove_snapshot_images,
     snapshot_ref,
+    snapshot_size,
 )
+from tasks.providers.docker_snapshots import fill_from_snapshot, take_snapshot
+from tasks.providers.docker_volumes import (
+    ensure_volume,
+    leftover_workspace_ids,
+    put_folder,
+    put_stream,
+    remove_helpers,
+    remove_volume,
+    snapshot_volume_name,
+    volume_exists,
+    volume_name,
+    workdir_mount,
+    workspace_container_ids,
+    workspace_volumes,
+)
+from tasks.providers.git_clone import clone_repository, tree_archive
 
 T = TypeVar("T")
 Client = docker.DockerClient
+# Work done on a created container before its first start (the clone, a snapshot's files).
+Fill = Callable[[Client, str], None]
+NEVER_STARTED = "0001-01-01T00:00:00Z"
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 
 
 def container_name(workspace_id: str) -> str:
     return f"vm-ws-{workspace_id}"
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 def _hostname(name: str) -> str:
@@ -58,12 +86,14 @@ class DockerProvider:
         attempts: int = 4,
         backoff: float = 0.5,
         service_label: str = "vm-api",
+        allow_file_repos: bool = False,
     ) -> None:
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
         self.service_label = service_label
+        self.allow_file_repos = allow_file_repos
         self._clients = ClientPool(self.base_url, timeout)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -123,31 +153,44 @@ class DockerProvider:
         return labels
 
     def _run(
-        self, client: Client, spec: WorkspaceSpec, image: str, existing: Container | None = None
+        self,
+        client: Client,
+        spec: WorkspaceSpec,
+        image: str,
+        existing: Container | None = None,
+        fill: Fill | None = None,
+        progress: Progress = _quiet,
     ) -> Provisioned:
         """Create and start the workspace's container, or adopt `existing` (or a racing one).
+        `fill` runs on the created container before its first start.
 
         The low-level API: the high-level one inspects the container after each call, and
         those round trips were most of the overhead against a plain `docker run`.
         """
         if existing is not None:
             self._ensure_running(existing)
-            return self._provisioned(existing.id, existing.name, image)
+            return self._provisioned(existing.id, existing.name, image, spec.workdir)
+        labels = self._labels(spec)
+        ensure_volume(client, volume_name(spec.id), labels)
         try:
             container_id = self._create(client, spec, image)
         except docker.errors.ImageNotFound:
-            ensure_image(client, image)  # pulled once, only when it is missing
+            ensure_image(client, image, progress)  # pulled once, only when it is missing
             container_id = self._create(client, spec, image)
         except docker.errors.APIError as e:
             if e.status_code != 409:
                 raise
             return self._run(client, spec, image, self._await_winner(client, spec.id))
+        if fill is not None:
+            fill(client, container_id)
+        progress("starting container")
         client.api.start(container_id)
-        return self._provisioned(container_id, container_name(spec.id), image)
+        return self._provisioned(container_id, container_name(spec.id), image, spec.workdir)
 
     def _create(self, client: Client, spec: WorkspaceSpec, image: str) -> str:
         host_config = client.api.create_host_config(
-            network_mode="none",
+            network_mode=spec.network,
+            mounts=[workdir_mount(volume_name(spec.id), spec.workdir)],
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
             init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
@@ -162,6 +205,7 @@ class DockerProvider:
             hostname=_hostname(spec.name),
             labels=self._labels(spec),
             host_config=host_config,
+            working_dir=spec.workdir,  # where exec and the terminal begin
             detach=True,
         )
         return str(created["Id"])
@@ -184,8 +228,9 @@ class DockerProvider:
             container.start()
 
     @staticmethod
-    def _provisioned(container_id: str, name: str, image: str) -> Provisioned:
+    def _provisioned(container_id: str, name: str, image: str, workdir: str) -> Provisioned:
         info = {"container_id": container_id, "container_name": name, "image": image}
+        info["workdir"] = workdir
         info["shell"] = f"docker exec -it {name} sh"
         info["ssh_command"] = info["shell"]  # the original's key for "a shell in it"
         return Provisioned(provider_id=container_id, connection_info=info)
@@ -198,19 +243,74 @@ class DockerProvider:
 
     # -- the Provider interface ----------------------------------------------------------------
 
-    def create(self, spec: WorkspaceSpec) -> Provisioned:
-        def body(client: Client) -> Provisioned:
-            existing = self._get(client, spec.id)  # built by an earlier attempt: adopt it
-            if existing is not None:
-                return self._run(client, spec, existing.attrs["Config"]["Image"], existing)
-            return self._run(client, spec, self._image_of(spec))
+    def create(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
+        report = progress or _quiet
+        adopted = self._op(
+            f"inspect container {container_name(spec.id)}", lambda c: self._adopt(c, spec)
+        )
+        if adopted is not None:
+            return adopted
+        image = self._image_of(spec)
+        if not spec.repo_url:
+            return self._op(
+                f"create container {container_name(spec.id)}",
+                lambda client: self._run(client, spec, image, progress=report),
+            )
+        with tempfile.TemporaryDirectory(prefix="vm-api-clone-") as scratch:
+            checkout = Path(scratch) / "checkout"
+            # The clone and the image check (or pull) overlap: neither waits for the other.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                cloned = pool.submit(self._clone, spec, checkout, report)
+                try:
+                    self._op(f"pull image {image}", lambda c: ensure_image(c, image, report))
+                finally:
+                    cloned.result()  # a clone failure is the one to report
 
-        return self._op(f"create container {container_name(spec.id)}", body)
+            def fill(client: Client, container_id: str) -> None:
+                # The history, then the files straight from git: written once, in the volume.
+                report("copying files")
+                put_folder(client, container_id, checkout / ".git", spec.workdir, ".git")
+                put_stream(client, container_id, tree_archive(checkout), spec.workdir)
+
+            def build(client: Client) -> Provisioned:
+                # A retry after a transient failure must not adopt a container whose copy
+                # did not finish: _adopt() removes one that never started.
+                adopted = self._adopt(client, spec)
+                return adopted or self._run(client, spec, image, fill=fill, progress=report)
+
+            return self._op(f"create container {container_name(spec.id)}", build)
+
+    def _clone(self, spec: WorkspaceSpec, into: Path, progress: Progress) -> None:
+        assert spec.repo_url is not None
+        progress("cloning 0 %")
+        clone_repository(
+            spec.repo_url,
+            into,
+            repo_ref=spec.repo_ref,
+            allow_file_repos=self.allow_file_repos,
+            progress=progress,
+            checkout=False,  # the files go straight into the volume: see fill() in create()
+        )
+
+    def _adopt(self, client: Client, spec: WorkspaceSpec) -> Provisioned | None:
+        """What an earlier attempt built: a container that has started is adopted; one that
+        never started may hold half a clone, so it goes, with its volume, to be made again."""
+        existing = self._get(client, spec.id)
+        if existing is None:
+            return None
+        if spec.repo_url and existing.attrs["State"].get("StartedAt") == NEVER_STARTED:
+            self._remove(client, spec.id)
+            remove_volume(client, volume_name(spec.id))
+            return None
+        return self._run(client, spec, existing.attrs["Config"]["Image"], existing)
 
     def destroy(self, workspace_id: str) -> None:
         def body(client: Client) -> None:
             self._remove(client, workspace_id)
+            remove_helpers(client, self.service_label, workspace_id)
             remove_snapshot_images(client, workspace_id)
+            for name in workspace_volumes(client, self.service_label, workspace_id):
+                remove_volume(client, name)
 
         self._op(f"remove container {container_name(workspace_id)}", body)
 
@@ -232,28 +332,38 @@ class DockerProvider:
             lambda client: self._require(client, workspace_id).restart(timeout=self.stop_timeout),
         )
 
-    def rebuild(self, spec: WorkspaceSpec) -> Provisioned:
+    def rebuild(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
+        """A fresh container from the template on the same volume: the files stay, nothing is
+        cloned again."""
+        report = progress or _quiet
+
         def body(client: Client) -> Provisioned:
             image = self._image_of(spec)
-            ensure_image(client, image)  # before removing anything: the pull may fail
+            ensure_image(client, image, report)  # before removing anything: the pull may fail
             self._remove(client, spec.id)
             prune_deleted_snapshots(client, spec.id)
-            return self._run(client, spec, image)
+            return self._run(client, spec, image, progress=report)
 
         return self._op(f"rebuild container {container_name(spec.id)}", body)
 
     def snapshot(self, workspace_id: str, snapshot_id: str) -> int:
         def body(client: Client) -> int:
-            with suppress(docker.errors.ImageNotFound):  # committed by an earlier attempt
-                return int(client.images.get(snapshot_ref(workspace_id, snapshot_id)).attrs["Size"])
+            # The image is committed last: its presence means the whole snapshot is there.
+            with suppress(docker.errors.ImageNotFound):  # taken by an earlier attempt
+                return snapshot_size(client.images.get(snapshot_ref(workspace_id, snapshot_id)))
             container = self._require(client, workspace_id)
-            image = commit_snapshot(container, workspace_id, snapshot_id, self.slow_timeout)
-            return int(image.attrs["Size"])
+            return take_snapshot(
+                client, container, workspace_id, snapshot_id, self.service_label,
+                self.slow_timeout,
+            )  # fmt: skip
 
         return self._op(f"snapshot container {container_name(workspace_id)}", body)
 
-    def restore(self, spec: WorkspaceSpec, snapshot_id: str) -> Provisioned:
+    def restore(
+        self, spec: WorkspaceSpec, snapshot_id: str, progress: Progress | None = None
+    ) -> Provisioned:
         ref = snapshot_ref(spec.id, snapshot_id)
+        report = progress or _quiet
 
         def body(client: Client) -> Provisioned:
             try:
@@ -261,9 +371,22 @@ class DockerProvider:
             except docker.errors.ImageNotFound:
                 message = f"snapshot {snapshot_id} of workspace {spec.id} no longer exists"
                 raise ProviderError(message) from None
+            # A snapshot taken before workspaces had volumes has none: the files stay.
+            with_volume = volume_exists(client, snapshot_volume_name(spec.id, snapshot_id))
             self._remove(client, spec.id)
             prune_deleted_snapshots(client, spec.id)
-            return self._run(client, spec, ref)
+            fill = None
+            if with_volume:
+                remove_volume(client, volume_name(spec.id))  # its content becomes the snapshot's
+
+                def fill(client: Client, container_id: str) -> None:
+                    report("copying files")
+                    fill_from_snapshot(
+                        client, container_id, ref, spec.workdir, self.service_label,
+                        spec.id, snapshot_id,
+                    )  # fmt: skip
+
+            return self._run(client, spec, ref, fill=fill, progress=report)
 
         return self._op(f"restore container {container_name(spec.id)}", body)
 
@@ -273,6 +396,7 @@ class DockerProvider:
             # prune_deleted_snapshots() and destroy() remove it later.
             with suppress(docker.errors.ImageNotFound):
                 client.images.remove(snapshot_ref(workspace_id, snapshot_id), force=True)
+            remove_volume(client, snapshot_volume_name(workspace_id, snapshot_id))
 
         self._op(f"delete snapshot {snapshot_ref(workspace_id, snapshot_id)}", body)
 
@@ -283,21 +407,12 @@ class DockerProvider:
         )
 
     def owned_workspace_ids(self) -> set[str]:
-        def body(client: Client) -> set[str]:
-            # The low-level list: no per-container inspect that could 404 mid-list.
-            filters = {"label": f"{LABEL_SERVICE}={self.service_label}"}
-            listed = client.api.containers(all=True, filters=filters)
-            labels = [c.get("Labels") or {} for c in listed]
-            return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
-
-        return self._op("list containers", body)
+        return self._op(
+            "list containers", lambda client: workspace_container_ids(client, self.service_label)
+        )
 
     def snapshot_workspace_ids(self) -> set[str]:
-        def body(client: Client) -> set[str]:
-            # Snapshot images carry the container's labels, LABEL_SERVICE included.
-            filters = {"label": [f"{LABEL_SERVICE}={self.service_label}", LABEL_SNAPSHOT]}
-            listed = client.api.images(all=True, filters=filters)
-            labels = [image.get("Labels") or {} for image in listed]
-            return {label[LABEL_WORKSPACE] for label in labels if label.get(LABEL_WORKSPACE)}
-
-        return self._op("list snapshot images", body)
+        return self._op(
+            "list snapshot images and volumes",
+            lambda client: leftover_workspace_ids(client, self.service_label),
+        )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,19 +21,25 @@ LABEL_OWNER = "vm-api.owner"
 LABEL_SERVICE = "vm-api.service"
 LABEL_TEMPLATE = "vm-api.template"
 LABEL_SNAPSHOT = "vm-api.snapshot-id"
+# On a snapshot image: the bytes of its volume copy, so that a re-run can report the size.
+LABEL_VOLUME_BYTES = "vm-api.volume-bytes"
 
 
 def snapshot_ref(workspace_id: str, snapshot_id: str) -> str:
     return f"vm-api-snapshot/{workspace_id}:{snapshot_id}"
 
 
-def ensure_image(client: docker.DockerClient, image: str) -> None:
+def ensure_image(
+    client: docker.DockerClient, image: str, progress: Callable[[str], None] | None = None
+) -> None:
     """Pull `image` once if it is not here; a failed pull is the image's fault, not transient."""
     try:
         client.images.get(image)
         return
     except docker.errors.ImageNotFound:
         pass
+    if progress is not None:
+        progress(f"pulling image {image}")
     repository, tag = parse_repository_tag(image)
     try:
         # Without a tag the SDK would pull every tag of the repository. The pull stream reports
@@ -62,13 +68,26 @@ def patience(client: docker.DockerClient, timeout: float) -> Iterator[None]:
 
 
 def commit_snapshot(
-    container: Container, workspace_id: str, snapshot_id: str, timeout: float
+    container: Container,
+    workspace_id: str,
+    snapshot_id: str,
+    timeout: float,
+    *,
+    volume_bytes: int = 0,
+    pause: bool = True,
 ) -> Image:
     repository, tag = parse_repository_tag(snapshot_ref(workspace_id, snapshot_id))
     labels = {LABEL_WORKSPACE: workspace_id, LABEL_SNAPSHOT: snapshot_id}
+    labels[LABEL_VOLUME_BYTES] = str(volume_bytes)
     changes = [f"LABEL {key}={json.dumps(value)}" for key, value in labels.items()]
     with patience(container.client, timeout):
-        return container.commit(repository, tag, changes=changes)
+        return container.commit(repository, tag, changes=changes, pause=pause)
+
+
+def snapshot_size(image: Image) -> int:
+    """The image's size plus its volume copy's."""
+    volume_bytes = (image.labels or {}).get(LABEL_VOLUME_BYTES, "0")
+    return int(image.attrs["Size"]) + (int(volume_bytes) if volume_bytes.isdigit() else 0)
 
 
 def snapshot_images(

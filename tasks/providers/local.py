@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import tarfile
 import uuid
 from pathlib import Path
 
-from tasks.providers.base import ProviderError, Provisioned, WorkspaceSpec
-
-GIT_TIMEOUT_SECONDS = 300
+from tasks.providers.base import Progress, ProviderError, Provisioned, WorkspaceSpec
+from tasks.providers.git_clone import clone_repository
 
 
 def local_shell_command(path: Path) -> str:
@@ -60,7 +58,7 @@ class LocalProvider:
         info = {"path": str(path), "ssh_command": local_shell_command(path)}
         return Provisioned(provider_id=str(path), connection_info=info)
 
-    def create(self, spec: WorkspaceSpec) -> Provisioned:
+    def create(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
         target = self._path(spec.id)
         if target.is_dir():
             return self._provisioned(spec.id)
@@ -68,42 +66,19 @@ class LocalProvider:
         scratch = self._scratch(spec.id)
         try:
             if spec.repo_url:
-                self._clone(spec.repo_url, scratch)
+                clone_repository(
+                    spec.repo_url,
+                    scratch,
+                    repo_ref=spec.repo_ref,
+                    allow_file_repos=self.allow_file_repos,
+                    progress=progress,
+                )
             else:
                 scratch.mkdir()
             os.rename(scratch, target)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return self._provisioned(spec.id)
-
-    def _clone(self, repo_url: str, into: Path) -> None:
-        if repo_url.startswith("-"):
-            raise ProviderError("repo_url must not start with '-'")
-        file_policy = "always" if self.allow_file_repos else "never"
-        command = [
-            "git",
-            "-c",
-            "protocol.ext.allow=never",
-            "-c",
-            f"protocol.file.allow={file_policy}",
-            "clone",
-            "--quiet",
-            "--",
-            repo_url,
-            str(into),
-        ]
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, env=env
-            )
-        except subprocess.TimeoutExpired:
-            raise ProviderError(f"git clone timed out after {GIT_TIMEOUT_SECONDS} s") from None
-        except FileNotFoundError:
-            raise ProviderError("git is not installed on the worker host") from None
-        if result.returncode != 0:
-            detail = result.stderr.strip().splitlines()[-1:] or ["no output"]
-            raise ProviderError(f"git clone failed: {detail[0]}")
 
     def destroy(self, workspace_id: str) -> None:
         self._clear_scratch(workspace_id)
@@ -126,9 +101,10 @@ class LocalProvider:
     def restart(self, workspace_id: str) -> None:
         self._require(workspace_id)
 
-    def rebuild(self, spec: WorkspaceSpec) -> Provisioned:
+    def rebuild(self, spec: WorkspaceSpec, progress: Progress | None = None) -> Provisioned:
+        # A folder is its own volume: a rebuild starts it over, cloning again.
         shutil.rmtree(self._path(spec.id), ignore_errors=True)
-        return self.create(spec)
+        return self.create(spec, progress)
 
     def _archive(self, workspace_id: str, snapshot_id: str) -> Path:
         return self.snapshot_root / _checked_id(workspace_id) / f"{_checked_id(snapshot_id)}.tar.gz"
@@ -143,7 +119,9 @@ class LocalProvider:
         os.replace(partial, archive)
         return archive.stat().st_size
 
-    def restore(self, spec: WorkspaceSpec, snapshot_id: str) -> Provisioned:
+    def restore(
+        self, spec: WorkspaceSpec, snapshot_id: str, progress: Progress | None = None
+    ) -> Provisioned:
         archive = self._archive(spec.id, snapshot_id)
         if not archive.is_file():
             raise ProviderError(f"snapshot {snapshot_id} has no archive at {archive}")

@@ -74,7 +74,7 @@ def make_terminal_workspace(
         return TerminalWorkspace(service, workspace_id, container)
 
     yield make
-    for service in made:  # whatever a failed test left: this service's containers
+    for service in made:  # whatever a failed test left: this service's containers and volumes
         with sqlite3.connect(service.config.db_path) as connection:
             ids = [row[0] for row in connection.execute("SELECT id FROM workspaces")]
         for workspace_id in ids:
@@ -83,6 +83,11 @@ def make_terminal_workspace(
             ):
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
+            for volume in docker_client.volumes.list(
+                filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
+            ):
+                with contextlib.suppress(docker.errors.APIError):
+                    volume.remove(force=True)
 
 
 @pytest.fixture

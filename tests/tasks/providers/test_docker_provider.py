@@ -59,6 +59,7 @@ def test_create_makes_one_labelled_container_without_network(
         "shell": f"docker exec -it vm-ws-{spec.id} sh",
         "ssh_command": f"docker exec -it vm-ws-{spec.id} sh",
         "image": spec.image,
+        "workdir": "/workspace",
     }
     assert container.labels["vm-api.workspace-id"] == spec.id
     assert container.labels["vm-api.owner"] == "alice"
