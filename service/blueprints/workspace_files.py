@@ -94,8 +94,8 @@ async def _stream(chunks: Iterator[bytes], operation_id: str) -> AsyncIterator[b
 @require_user
 async def get_files(workspace_id: str) -> Response:
     """A file's bytes (application/octet-stream), or a folder as application/x-tar."""
-    path = _path_arg()
     workspace = await access.visible_workspace(workspace_id)
+    path = _path_arg()
     target = await _resolve(workspace, path)
     if not target.exists:
         raise APIError(404, "NOT_FOUND", f"no file or folder at {path!r}")
@@ -174,8 +174,8 @@ def _upload(
 @require_user
 async def put_file(workspace_id: str) -> Response:
     """Upload the request body as the file at `path` (folders on the way are made)."""
-    path = _path_arg()
     workspace = await access.visible_workspace(workspace_id)
+    path = _path_arg()
     target = await _resolve(workspace, path)
     if target.is_dir:
         raise APIError(400, "PATH_IS_FOLDER", f"{path!r} is a folder; name a file")

@@ -75,9 +75,9 @@ async def _pump(api: APIClient, stream: CancellableStream) -> AsyncIterator[byte
 async def get_logs(workspace_id: str) -> Response:
     """The container's output as text/plain: the last `tail` lines (default 100), and with
     `follow=true` every new line until the client leaves."""
+    workspace = await access.visible_workspace(workspace_id)
     params.check_known(request.args, ("tail", "follow"))
     tail, follow = _tail(request.args.get("tail")), _follow(request.args.get("follow"))
-    workspace = await access.visible_workspace(workspace_id)
     if workspace.provider == "local":
         raise APIError(
             409, "LOGS_UNSUPPORTED", "a local workspace is a folder: it has no process output"
