@@ -29,6 +29,7 @@ run api_throughput.py
 run janitor_scale.py "${janitor_flags[@]}"
 run provision_burst.py
 run docker_overhead.py
+run exec_roundtrip.py
 run memory.py
 run event_streams.py
 run terminal.py
