@@ -13,6 +13,7 @@ from quart_schema import document_querystring, document_response
 from models.records import WorkspaceRecord
 from service import access, params
 from service.auth import require_user
+from service.draining import when_draining
 from service.errors import APIError
 from service.schemas import Error, LogsQuery
 from tasks.providers.docker_logs import follow_client, follow_logs, log_tail
@@ -54,7 +55,13 @@ def _open_follow(workspace: WorkspaceRecord, tail: int) -> tuple[APIClient, Canc
 async def _pump(api: APIClient, stream: CancellableStream) -> AsyncIterator[bytes]:
     """Every chunk as Docker sends it, until the container stops or the client leaves: the
     generator is then cancelled at its await, and closing the stream (a socket shutdown) ends
-    the thread's blocked read."""
+    the thread's blocked read. A server that stops ends it the same way (service/draining.py)."""
+
+    async def stop() -> None:
+        with contextlib.suppress(Exception):
+            await access.in_thread(stream.close)
+
+    undrain = when_draining(stop)
     try:
         while True:
             chunk = await access.in_thread(next, stream, _END)
@@ -62,6 +69,7 @@ async def _pump(api: APIClient, stream: CancellableStream) -> AsyncIterator[byte
                 return
             yield chunk  # type: ignore[misc]
     finally:
+        undrain()
         with contextlib.suppress(Exception):
             stream.close()
         api.close()

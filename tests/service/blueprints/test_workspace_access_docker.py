@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
 import time
@@ -200,15 +201,27 @@ async def test_the_history_shows_who_ran_what(client: QuartClient, ws: Workspace
 
 
 async def test_logs_answer_the_containers_last_lines(client: QuartClient, ws: Workspace) -> None:
-    script = "for i in 1 2 3 4 5; do echo line$i > /proc/1/fd/1; done; echo oops > /proc/1/fd/2"
+    # stderr first, then a pause: Docker copies the two streams separately
+    script = (
+        "echo oops > /proc/1/fd/2; sleep 0.3;"
+        " for i in 1 2 3 4 5; do echo line$i > /proc/1/fd/1; done"
+    )
     assert ws["container"].exec_run(["sh", "-c", script]).exit_code == 0
+    url = f"/api/v1/workspaces/{ws['id']}/logs"
 
-    response = await client.get(f"/api/v1/workspaces/{ws['id']}/logs?tail=3", headers=ALICE)
-    assert response.status_code == 200
-    assert response.mimetype == "text/plain"
-    assert await response.get_data(as_text=True) == "line4\nline5\noops\n"
-    everything = await client.get(f"/api/v1/workspaces/{ws['id']}/logs", headers=ALICE)
-    assert (await everything.get_data(as_text=True)).startswith("line1\n")
+    async def logs(query: str = "") -> str:
+        response = await client.get(url + query, headers=ALICE)
+        assert response.status_code == 200
+        assert response.mimetype == "text/plain"
+        return await response.get_data(as_text=True)  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 10
+    while not (await logs()).endswith("line5\n"):  # the log driver writes a moment later
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert await logs("?tail=3") == "line3\nline4\nline5\n"
+    assert await logs() == "oops\nline1\nline2\nline3\nline4\nline5\n"
+    assert await logs("?tail=0") == ""
 
 
 @pytest.mark.parametrize("query", ["tail=-1", "tail=x", "tail=100001", "follow=maybe", "x=1"])
