@@ -7,7 +7,8 @@ import contextlib
 import posixpath
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from quart import Blueprint, Response, request
@@ -24,8 +25,9 @@ from service.auth import require_user, viewer
 from service.errors import APIError
 from service.responses import json_response
 from service.schemas import Error, FilesQuery, Uploaded
-from tasks.providers import docker_files
-from tasks.providers.docker_files import PathOutside, Resolved
+from tasks.providers import docker_files, get_provider, local_files
+from tasks.providers.docker_files import PathOutside
+from tasks.providers.local import LocalProvider
 from tasks.specs import spec_for
 
 blueprint = Blueprint("workspace_files", __name__, url_prefix="/api/v1")
@@ -52,18 +54,61 @@ def _path_arg() -> str:
     return path
 
 
-async def _resolve(workspace: WorkspaceRecord, path: str) -> Resolved:
-    if workspace.provider != "docker":
-        raise APIError(409, "FILES_UNSUPPORTED", "a local workspace is a folder on the server")
+@dataclass(frozen=True)
+class _Target:
+    """A resolved path of either provider: what is there, and how to read or write it."""
+
+    exists: bool
+    is_dir: bool
+    size: int | None
+    name: str
+    download: Callable[[], Iterator[bytes]]
+    upload: Callable[[IO[bytes], int], None]
+
+
+def _docker_target(workspace: WorkspaceRecord, path: str) -> _Target:
     provider = access.docker_provider(workspace)
+    client, container = provider.client(), access.container_of(workspace)
     workdir = spec_for(workspace, access.settings()).workdir
+    found = docker_files.resolve(client, container, workdir, path)
+    download = docker_files.download_folder if found.is_dir else docker_files.download_file
+    return _Target(
+        exists=found.exists,
+        is_dir=found.is_dir,
+        size=found.stat["size"] if found.stat and not found.is_dir else None,
+        name=posixpath.basename(found.base) or "workspace",
+        download=lambda: download(provider.client(), container, found.base),
+        upload=lambda source, size: docker_files.upload_file(
+            provider.client(), container, found, source, size
+        ),
+    )
+
+
+def _local_target(workspace: WorkspaceRecord, path: str) -> _Target:
+    provider = get_provider("local", access.settings())
+    assert isinstance(provider, LocalProvider)
+    folder = provider._path(workspace.id)
+    if not folder.is_dir():
+        raise APIError(409, "NOT_RUNNING", "the workspace's folder does not exist (yet)")
+    real = local_files.resolve_local(folder, path)
+    is_dir = real.is_dir()
+    return _Target(
+        exists=real.exists(),
+        is_dir=is_dir,
+        size=real.stat().st_size if real.is_file() else None,
+        name=real.name or "workspace",
+        download=lambda: (local_files.download_folder if is_dir else local_files.download_file)(
+            real
+        ),
+        upload=lambda source, _size: local_files.upload_file(real, source),
+    )
+
+
+async def _resolve(workspace: WorkspaceRecord, path: str) -> _Target:
+    make = _local_target if workspace.provider == "local" else _docker_target
     try:
         with access.docker_errors("read the path"):
-            return await access.in_thread(
-                lambda: docker_files.resolve(
-                    provider.client(), access.container_of(workspace), workdir, path
-                )
-            )
+            return await access.in_thread(make, workspace, path)
     except PathOutside as error:
         raise APIError(400, "PATH_OUTSIDE_WORKSPACE", str(error)) from error
 
@@ -99,21 +144,18 @@ async def get_files(workspace_id: str) -> Response:
     target = await _resolve(workspace, path)
     if not target.exists:
         raise APIError(404, "NOT_FOUND", f"no file or folder at {path!r}")
-    provider = access.docker_provider(workspace)
-    container = access.container_of(workspace)
     record = await run_sync(begin_access)(
         workspace.id, workspace.owner, AccessType.FILE_DOWNLOAD, viewer().user, {"path": path}
     )
-    name = posixpath.basename(target.base) or "workspace"
+    headers = {}
     if target.is_dir:
-        chunks = docker_files.download_folder(provider.client(), container, target.base)
-        mimetype, filename = "application/x-tar", f"{name}.tar"
-        headers = {}
+        mimetype, filename = "application/x-tar", f"{target.name}.tar"
     else:
-        chunks = docker_files.download_file(provider.client(), container, target.base)
-        mimetype, filename = "application/octet-stream", name
-        headers = {"Content-Length": str(target.stat["size"])} if target.stat else {}
+        mimetype, filename = "application/octet-stream", target.name
+        if target.size is not None:
+            headers["Content-Length"] = str(target.size)
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    chunks = target.download()
     response = Response(_stream(chunks, record.id), mimetype=mimetype, headers=headers)
     response.timeout = None
     return response
@@ -151,19 +193,14 @@ def _too_large(limit: int) -> APIError:
     )
 
 
-def _upload(
-    workspace: WorkspaceRecord, target: Resolved, source: IO[bytes], size: int, op: str
-) -> None:
-    provider = access.docker_provider(workspace)
+def _upload(target: _Target, source: IO[bytes], size: int, operation_id: str) -> None:
     try:
         with access.docker_errors("write the file"):
-            docker_files.upload_file(
-                provider.client(), access.container_of(workspace), target, source, size
-            )
+            target.upload(source, size)
     except Exception as error:
-        finish_access(op, error=str(error) or type(error).__name__)
+        finish_access(operation_id, error=str(error) or type(error).__name__)
         raise
-    finish_access(op, detail={"size_bytes": size})
+    finish_access(operation_id, detail={"size_bytes": size})
 
 
 @blueprint.put("/workspaces/<workspace_id>/files")
@@ -188,5 +225,5 @@ async def put_file(workspace_id: str) -> Response:
             viewer().user,
             {"path": path, "size_bytes": size},
         )
-        await access.in_thread(_upload, workspace, target, source, size, record.id)
+        await access.in_thread(_upload, target, source, size, record.id)
     return json_response({"path": path, "size_bytes": size})

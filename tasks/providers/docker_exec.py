@@ -53,8 +53,8 @@ def _feed(raw: socket.socket, data: bytes, stop: threading.Event) -> None:
 
 
 def _exit_code(client: docker.DockerClient, exec_id: str) -> int | None:
-    # The stream can end a moment before the daemon records the exit.
-    for _ in range(50):
+    # The stream can end (or a kill land) a moment before the daemon records the exit.
+    for _ in range(200):
         info = client.api.exec_inspect(exec_id)
         if not info.get("Running"):
             code = info.get("ExitCode")

@@ -30,12 +30,11 @@ BODIES = {
     ("POST", "/api/v1/workspaces/<workspace_id>/snapshots"): {"name": "theirs"},
     ("POST", "/api/v1/workspaces/<workspace_id>/exec"): {"command": ["true"]},
 }
+# A valid query string for each route that needs one.
+QUERIES = {"/api/v1/workspaces/<workspace_id>/files": {"path": "."}}
 # Reads the owner of a `local` workspace (these tests' provider) is refused with 409, by
 # design; the Docker tests (test_workspace_access_docker.py) show the owner reaches them.
-DOCKER_ONLY_READS = {
-    "/api/v1/workspaces/<workspace_id>/logs",
-    "/api/v1/workspaces/<workspace_id>/files",
-}
+DOCKER_ONLY_READS = {"/api/v1/workspaces/<workspace_id>/logs"}
 
 
 def api_routes(app: Quart) -> list[tuple[str, Rule]]:
@@ -59,7 +58,8 @@ async def call(
     if rule.endpoint in STREAMING_ENDPOINTS:
         return await open_stream(client, path, headers)
     body = BODIES.get((method, rule.rule))
-    return await client.open(path, method=method, json=body, headers=headers)
+    query = QUERIES.get(rule.rule)
+    return await client.open(path, method=method, json=body, query_string=query, headers=headers)
 
 
 async def refused_handshake(client: QuartClient, path: str, headers: dict[str, str]) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 from typing import Any
 
@@ -79,3 +81,29 @@ async def test_local_workspaces_have_no_logs(client: QuartClient) -> None:
     workspace = await _local_workspace(client)
     response = await client.get(f"/api/v1/workspaces/{workspace['id']}/logs", headers=ALICE)
     await assert_error(response, 409, "LOGS_UNSUPPORTED")
+
+
+async def test_files_of_a_local_workspace(client: QuartClient, settings: Settings) -> None:
+    workspace = await _local_workspace(client)
+    url = f"/api/v1/workspaces/{workspace['id']}/files"
+    folder = settings.resolved_data_dir / "workspaces" / workspace["id"]
+    (folder.parent / "secret").write_text("not yours")
+    (folder / "out").symlink_to(folder.parent)
+    (folder / "chain").symlink_to(folder / "out")
+
+    put = await client.put(url, query_string={"path": "a/b.txt"}, data=b"hello", headers=ALICE)
+    assert put.status_code == 200, await put.get_json()
+    assert (folder / "a" / "b.txt").read_bytes() == b"hello"
+    got = await client.get(url, query_string={"path": "a/b.txt"}, headers=ALICE)
+    assert (got.mimetype, await got.get_data()) == ("application/octet-stream", b"hello")
+    tar = await client.get(url, query_string={"path": "a"}, headers=ALICE)
+    with tarfile.open(fileobj=io.BytesIO(await tar.get_data())) as archive:
+        assert sorted(archive.getnames()) == ["a", "a/b.txt"]
+    for path in ("../secret", "out/secret", "chain/secret", "/etc/passwd", "a/../../x"):
+        response = await client.get(url, query_string={"path": path}, headers=ALICE)
+        await assert_error(response, 400, "PATH_OUTSIDE_WORKSPACE")
+        response = await client.put(url, query_string={"path": path}, data=b"x", headers=ALICE)
+        await assert_error(response, 400, "PATH_OUTSIDE_WORKSPACE")
+    assert (folder.parent / "secret").read_text() == "not yours"
+    kinds = [o["operation_type"] for o in await operations_of(client, workspace["id"])]
+    assert kinds == ["file_download", "file_download", "file_upload", "create"]
