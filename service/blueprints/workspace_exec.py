@@ -56,7 +56,9 @@ def _recorded(operation_id: str, timeout: int, run: Callable[[], Result]) -> Res
     return result
 
 
-def _local_runner(workspace: WorkspaceRecord, data: ExecRequest, argv: list[str]) -> Callable:
+def _local_runner(
+    workspace: WorkspaceRecord, data: ExecRequest, argv: list[str]
+) -> Callable[[], Result]:
     settings = access.settings()
     if not settings.allow_local_exec:
         raise APIError(
@@ -85,7 +87,7 @@ def _local_runner(workspace: WorkspaceRecord, data: ExecRequest, argv: list[str]
 
 def _docker_runner(
     workspace: WorkspaceRecord, data: ExecRequest, argv: list[str], operation: list[str]
-) -> Callable:
+) -> Callable[[], Result]:
     settings = access.settings()
     provider = access.docker_provider(workspace)
     default = spec_for(workspace, settings).workdir

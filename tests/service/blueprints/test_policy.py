@@ -180,3 +180,23 @@ async def test_nothing_is_served_as_static_files(client: QuartClient) -> None:
     response = await client.get("/static/pyproject.toml")
 
     await assert_error(response, 404, "NOT_FOUND")
+
+
+async def test_every_state_changing_api_route_refuses_a_foreign_page(
+    app: Quart, client: QuartClient
+) -> None:
+    values = await _objects_of_alice(client)
+    before = await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}")
+    checked = []
+
+    for method, rule in api_routes(app):
+        if method not in ("POST", "PUT", "PATCH", "DELETE"):
+            continue
+        headers = {**ALICE, "Origin": "https://evil.example"}
+        response = await call(client, method, rule, fill(rule, values), headers=headers)
+        await assert_error(response, 403, "CROSS_ORIGIN_REFUSED")
+        checked.append(f"{method} {rule.rule}")
+
+    assert "POST /api/v1/workspaces/<workspace_id>/exec" in checked
+    assert "PUT /api/v1/workspaces/<workspace_id>/files" in checked
+    assert await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}") == before
