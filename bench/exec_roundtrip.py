@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -101,6 +102,7 @@ def main() -> int:
             VM_API_DEFAULT_PROVIDER="docker",
             VM_API_DOCKER_NETWORK="none",
             VM_API_JANITOR_INTERVAL="86400",  # drift repair must not see other runs' containers
+            VM_API_INSTANCE=f"vm-bench-exec-{uuid.uuid4().hex[:12]}",
         )
         env["VM_API_TEMPLATES_FILE"] = str(write_templates(root, cpus=False))
         service = Service(vm_api_command(), env, root / "vm-api.log", port=port)
