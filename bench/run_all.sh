@@ -31,6 +31,7 @@ run provision_burst.py
 run provision_burst.py --history-rounds 3
 run docker_overhead.py
 run clone_create.py
+run exec_roundtrip.py
 run memory.py
 run event_streams.py
 run terminal.py

@@ -22,6 +22,9 @@ from service.blueprints import (
     snapshots,
     templates,
     terminal,
+    workspace_exec,
+    workspace_files,
+    workspace_logs,
     workspaces,
 )
 from service.browser_safety import install_browser_safety
@@ -36,7 +39,17 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class APIRequest(Request):
     """Quart decodes the body before its JSON error handling starts: a body that is not UTF-8,
-    or nested deeper than the parser can follow, would otherwise be a 500."""
+    or nested deeper than the parser can follow, would otherwise be a 500.
+
+    Quart sizes a request's body limit when the request arrives, before routing: a file
+    upload gets VM_API_MAX_UPLOAD_MB (`upload_limit`, set per app) instead of 1 MiB."""
+
+    upload_limit: int | None = None
+
+    def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+        if self.upload_limit is not None and workspace_files.is_upload(method, path):
+            kwargs["max_content_length"] = self.upload_limit
+        super().__init__(method, scheme, path, *args, **kwargs)
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
@@ -72,7 +85,9 @@ def create_app(settings: Settings) -> Quart:
     """Binds the (already migrated) database and the queue named by `settings`."""
     # no static folder: Quart would serve ./static from whatever directory the service runs in
     app = Quart("vm_api", static_folder=None)
-    app.request_class = APIRequest
+    app.request_class = type(
+        "APIRequest", (APIRequest,), {"upload_limit": workspace_files.upload_limit(settings)}
+    )
     catalogue_for(settings)  # a bad VM_API_TEMPLATES_FILE fails here, at start
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     docs.serve_docs_offline(app)
@@ -106,6 +121,9 @@ def create_app(settings: Settings) -> Quart:
         terminal,
         activity,
         admin_tasks,
+        workspace_exec,
+        workspace_logs,
+        workspace_files,
     ):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)

@@ -16,7 +16,8 @@ log = logging.getLogger("vm_api.errors")
 
 
 class APIError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, /, **extra: Any) -> None:
+        # positional-only: `extra` may carry a body field named "status" (a workspace's status)
         super().__init__(message)
         self.status = status
         self.code = code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -280,3 +281,75 @@ class Me(BaseModel):
     admin: bool
     limits: Limits
     usage: Usage
+
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,255}$"
+EXEC_MAX_TIMEOUT_SECONDS = 600
+
+
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+class ExecRequest(StrictModel):
+    command: list[str] | str = Field(
+        description="argv as a list, or one string run by `sh -c`",
+    )
+    workdir: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="where it runs; relative to the template's workdir, which is the default",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+    stdin: str | None = Field(default=None, description="text given on standard input")
+    timeout_seconds: WholeNumber = Field(default=60, ge=1, le=EXEC_MAX_TIMEOUT_SECONDS)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("must not be empty")
+            return _no_nul(value)
+        if not value or not value[0]:
+            raise ValueError("must name a program")
+        return [_no_nul(part) for part in value]
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.fullmatch(ENV_NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a variable name (letters, digits, '_')")
+            _no_nul(text)
+        return value
+
+    @field_validator("workdir", "stdin")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return None if value is None else _no_nul(value)
+
+
+class ExecResult(BaseModel):
+    exit_code: int | None = Field(description="137 after a timeout's kill; null if unconfirmed")
+    stdout: str
+    stderr: str
+    duration_ms: int
+    timed_out: bool
+    truncated: bool = Field(description="stdout or stderr went past 1 MiB and was cut")
+
+
+class FilesQuery(BaseModel):
+    path: str = Field(description="relative to the workspace folder (the template's workdir)")
+
+
+class LogsQuery(BaseModel):
+    tail: int | None = Field(default=None, ge=0, le=100_000)
+    follow: bool | None = None
+
+
+class Uploaded(BaseModel):
+    path: str
+    size_bytes: int
