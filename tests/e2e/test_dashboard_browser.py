@@ -1,0 +1,246 @@
+"""The dashboard in Debian's chromium against a real `vm-api` with the Docker provider: create
+(a refused one first), watch it run without reloading, use the terminal, stop, start,
+snapshot, delete; the dark theme; no console errors; nothing loaded from outside.
+
+Screenshots of the main views go to the test's tmp_path and to test-output/dashboard/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import docker
+import httpx
+import pytest
+from browser_support import CHROMIUM_ARGS, require_chromium
+from docker_support import remove_labelled, require_docker
+from harness import REPO_ROOT, ServiceProcess, StartService
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.docker]
+LOOPBACK = "127.0.0.1"
+OUTPUT = REPO_ROOT / "test-output" / "dashboard"
+STEP_TIMEOUT = 60_000  # ms: a Docker action on this machine takes a few seconds
+# Chromium reports every 4xx answer to fetch() on the console; the test expects exactly these.
+EXPECTED_REFUSALS = {("GET", "/api/v1/me", 401), ("POST", "/api/v1/workspaces", 400)}
+HTTP_STATUS_LINE = re.compile(r"Failed to load resource: the server responded with a status of")
+
+
+@dataclass
+class Browsing:
+    page: Any
+    service: ServiceProcess
+    shots: Path
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    refused: set[tuple[str, str, int]] = field(default_factory=set)
+    outside: list[str] = field(default_factory=list)
+    navigations: list[str] = field(default_factory=list)
+
+    def shot(self, name: str) -> None:
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, OUTPUT / path.name)
+
+
+@pytest.fixture
+def docker_dashboard(start_service: StartService) -> Iterator[ServiceProcess]:
+    require_docker()
+    service = start_service(VM_API_DEFAULT_PROVIDER="docker")
+    yield service
+    client = docker.from_env()
+    try:
+        remove_labelled(client, service.config.instance)
+        for volume in client.volumes.list(filters={"label": f"vm-api.service={service.config.instance}"}):
+            with contextlib.suppress(docker.errors.APIError):
+                volume.remove(force=True)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def browsing(service: ServiceProcess, shots: Path) -> Iterator[Browsing]:
+    from playwright.sync_api import Request, Route, sync_playwright
+
+    chromium = require_chromium()
+
+    def only_loopback(route: Route, request: Request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob") or parts.hostname == LOOPBACK:
+            route.continue_()
+        else:
+            state.outside.append(request.url)
+            route.abort("internetdisconnected")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*", only_loopback)
+            page = context.new_page()
+            page.set_default_timeout(STEP_TIMEOUT)
+            state = Browsing(page, service, shots)
+
+            def on_console(message: Any) -> None:
+                if message.type == "error" and not HTTP_STATUS_LINE.search(message.text):
+                    state.console_errors.append(message.text)
+
+            def on_response(response: Any) -> None:
+                if response.status >= 400:
+                    path = urlsplit(response.url).path
+                    state.refused.add((response.request.method, path, response.status))
+
+            def on_navigation(frame: Any) -> None:
+                if frame == page.main_frame:
+                    state.navigations.append(frame.url)
+
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: state.page_errors.append(str(error)))
+            page.on("response", on_response)
+            page.on("framenavigated", on_navigation)
+            yield state
+        finally:
+            browser.close()
+
+
+def sign_in(state: Browsing, user: str = "alice") -> None:
+    page = state.page
+    page.goto(state.service.url + "/")
+    page.wait_for_selector("#user-dialog[open]")
+    page.fill("#user-name", user)
+    page.click("#user-dialog button[type=submit]")
+    page.wait_for_selector("#new-workspace")
+    page.wait_for_selector("#live[data-state=live]")
+
+
+def create_workspace(state: Browsing, name: str) -> str:
+    """Through the dialog, with a refused name first; returns the new workspace's id."""
+    page = state.page
+    page.click("#new-workspace")
+    page.wait_for_selector("#create-dialog[open]")
+    page.fill("#create-name", "not a valid name!")
+    page.click("#create-submit")
+    error = page.wait_for_selector("#create-error:has-text('VALIDATION_ERROR')")
+    assert "name" in error.inner_text()
+    state.shot("create-refused")
+    page.fill("#create-name", name)
+    page.select_option("#create-template", "base")
+    page.click("#create-submit")
+    page.wait_for_selector("#create-dialog[open]", state="detached")
+    row = page.wait_for_selector(f"#workspace-rows tr:has(a:text-is('{name}'))")
+    workspace_id = row.get_attribute("data-workspace")
+    assert workspace_id
+    return workspace_id
+
+
+def wait_row_status(state: Browsing, workspace_id: str, status: str) -> None:
+    state.page.wait_for_selector(f"#workspace-rows tr[data-workspace='{workspace_id}'][data-status='{status}']")
+
+
+def wait_page_status(state: Browsing, status: str) -> None:
+    state.page.wait_for_selector(f"#view .row.head .status[data-status='{status}']")
+
+
+def act(state: Browsing, action: str) -> None:
+    state.page.click(f"#view .row.head button[data-action='{action}']")
+
+
+def terminal_available(service: ServiceProcess) -> bool:
+    paths = httpx.get(f"{service.url}/openapi.json", timeout=10).json()["paths"]
+    return "/api/v1/workspaces/{workspace_id}/terminal/ticket" in paths
+
+
+def assert_clean(state: Browsing) -> None:
+    assert state.page_errors == []
+    assert state.console_errors == []
+    assert state.refused <= EXPECTED_REFUSALS, state.refused
+    assert state.outside == []
+    # One document load (and the hash routes of the same document): no reload
+    assert len({url.split("#")[0] for url in state.navigations}) == 1, state.navigations
+
+
+def test_the_dashboard_drives_a_workspace_through_its_life(
+    docker_dashboard: ServiceProcess, tmp_path: Path
+) -> None:
+    with browsing(docker_dashboard, tmp_path) as state:
+        page = state.page
+        sign_in(state)
+        state.shot("list-empty")
+        workspace_id = create_workspace(state, "web1")
+        # creating -> running arrives through the events stream: the page is never reloaded
+        wait_row_status(state, workspace_id, "running")
+        state.shot("list-running")
+
+        page.click(f"#workspace-rows tr[data-workspace='{workspace_id}'] a")
+        wait_page_status(state, "running")
+        page.wait_for_selector("#operation-rows tr[data-type='create'][data-status='success']")
+        state.shot("workspace-running")
+
+        act(state, "stop")
+        wait_page_status(state, "stopped")
+        act(state, "start")
+        wait_page_status(state, "running")
+
+        page.fill("#snapshot-name", "Before refactor")
+        page.click("#snapshot-create")
+        page.wait_for_selector("#snapshot-rows tr[data-status='ready']:has-text('Before refactor')")
+        page.wait_for_selector("#operation-rows tr[data-type='snapshot'][data-status='success']")
+
+        page.click("#ttl-hour")
+        page.wait_for_selector("#details .ttl:has-text('left')")
+
+        page.click("#theme")
+        assert page.get_attribute("html", "data-theme") == "dark"
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 20, 24)", background
+        state.shot("workspace-dark")
+
+        act(state, "delete")
+        page.wait_for_selector("#confirm-dialog[open]")
+        state.shot("confirm-delete")
+        page.click("#confirm-ok")
+        # the workspace's end comes as an event: the page goes back to the list without it
+        page.wait_for_selector("#new-workspace")
+        page.wait_for_selector(f"#workspace-rows tr[data-workspace='{workspace_id}']", state="detached")
+        state.shot("list-after-delete")
+        assert_clean(state)
+
+    with httpx.Client(base_url=docker_dashboard.url, headers={"x-user": "alice"}) as api:
+        assert api.get(f"/api/v1/workspaces/{workspace_id}").status_code == 404
+
+
+def test_the_terminal_shows_what_the_shell_prints(
+    docker_dashboard: ServiceProcess, tmp_path: Path
+) -> None:
+    if not terminal_available(docker_dashboard):
+        pytest.skip("the terminal endpoint (POST .../terminal/ticket) is not in this build yet")
+    with browsing(docker_dashboard, tmp_path) as state:
+        page = state.page
+        sign_in(state)
+        workspace_id = create_workspace(state, "term1")
+        wait_row_status(state, workspace_id, "running")
+        page.click(f"#workspace-rows tr[data-workspace='{workspace_id}'] a")
+        wait_page_status(state, "running")
+        page.click("#open-terminal")
+        page.wait_for_selector("#terminal .xterm-rows")
+        page.wait_for_function(
+            "document.querySelector('#terminal .xterm-rows').innerText.trim().length > 0"
+        )
+        page.click("#terminal")
+        page.keyboard.type("echo hello")
+        page.keyboard.press("Enter")
+        # the command line echoes "echo hello"; the shell's answer is a line of its own
+        page.wait_for_function(
+            "[...document.querySelectorAll('#terminal .xterm-rows > div')]"
+            ".some(row => row.innerText.trim() === 'hello')"
+        )
+        state.shot("terminal")
+        page.click("#close-terminal")
+        assert_clean(state)
