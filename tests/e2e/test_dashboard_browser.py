@@ -58,7 +58,9 @@ def docker_dashboard(start_service: StartService) -> Iterator[ServiceProcess]:
     client = docker.from_env()
     try:
         remove_labelled(client, service.config.instance)
-        for volume in client.volumes.list(filters={"label": f"vm-api.service={service.config.instance}"}):
+        for volume in client.volumes.list(
+            filters={"label": f"vm-api.service={service.config.instance}"}
+        ):
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove(force=True)
     finally:
@@ -141,7 +143,9 @@ def create_workspace(state: Browsing, name: str) -> str:
 
 
 def wait_row_status(state: Browsing, workspace_id: str, status: str) -> None:
-    state.page.wait_for_selector(f"#workspace-rows tr[data-workspace='{workspace_id}'][data-status='{status}']")
+    state.page.wait_for_selector(
+        f"#workspace-rows tr[data-workspace='{workspace_id}'][data-status='{status}']"
+    )
 
 
 def wait_page_status(state: Browsing, status: str) -> None:
@@ -208,7 +212,9 @@ def test_the_dashboard_drives_a_workspace_through_its_life(
         page.click("#confirm-ok")
         # the workspace's end comes as an event: the page goes back to the list without it
         page.wait_for_selector("#new-workspace")
-        page.wait_for_selector(f"#workspace-rows tr[data-workspace='{workspace_id}']", state="detached")
+        page.wait_for_selector(
+            f"#workspace-rows tr[data-workspace='{workspace_id}']", state="detached"
+        )
         state.shot("list-after-delete")
         assert_clean(state)
 
