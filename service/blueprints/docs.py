@@ -27,6 +27,7 @@ SWAGGER_UI_FILES = files("swagger_ui") / "static"
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png")
 ONE_DAY_SECONDS = 86_400
 
+
 @blueprint.get(f"{ASSETS}/<name>")
 @hide
 async def asset(name: str) -> Response:
