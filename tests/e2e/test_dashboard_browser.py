@@ -23,7 +23,7 @@ from browser_support import CHROMIUM_ARGS, require_chromium
 from docker_support import remove_labelled, require_docker
 from harness import REPO_ROOT, ServiceProcess, StartService, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.docker]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 LOOPBACK = "127.0.0.1"
 OUTPUT = REPO_ROOT / "test-output" / "dashboard"
 STEP_TIMEOUT = 60_000  # ms: a Docker action on this machine takes a few seconds
@@ -68,7 +68,9 @@ def docker_dashboard(start_service: StartService) -> Iterator[ServiceProcess]:
 
 
 @contextlib.contextmanager
-def browsing(service: ServiceProcess, shots: Path) -> Iterator[Browsing]:
+def browsing(
+    service: ServiceProcess, shots: Path, color_scheme: str = "light"
+) -> Iterator[Browsing]:
     from playwright.sync_api import Request, Route, sync_playwright
 
     chromium = require_chromium()
@@ -84,7 +86,9 @@ def browsing(service: ServiceProcess, shots: Path) -> Iterator[Browsing]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, color_scheme=color_scheme
+            )
             context.route("**/*", only_loopback)
             page = context.new_page()
             page.set_default_timeout(STEP_TIMEOUT)
@@ -182,6 +186,7 @@ def assert_clean(state: Browsing) -> None:
     assert len({url.split("#")[0] for url in state.navigations}) == 1, state.navigations
 
 
+@pytest.mark.docker
 def test_the_dashboard_drives_a_workspace_through_its_life(
     docker_dashboard: ServiceProcess, tmp_path: Path
 ) -> None:
@@ -234,6 +239,7 @@ def test_the_dashboard_drives_a_workspace_through_its_life(
         assert api.get(f"/api/v1/workspaces/{workspace_id}").status_code == 404
 
 
+@pytest.mark.docker
 def test_the_terminal_shows_what_the_shell_prints(
     docker_dashboard: ServiceProcess, tmp_path: Path
 ) -> None:
@@ -264,6 +270,7 @@ def has_paths(service: ServiceProcess, *paths: str) -> bool:
     return all(path in documented for path in paths)
 
 
+@pytest.mark.docker
 def test_files_go_in_and_out_and_logs_show(
     docker_dashboard: ServiceProcess, tmp_path: Path
 ) -> None:
@@ -299,4 +306,44 @@ def test_files_go_in_and_out_and_logs_show(
         assert shown == "(no output)", shown
         page.wait_for_selector("#operation-rows tr[data-type='file_upload'][data-status='success']")
         state.shot("files-and-logs")
+        assert_clean(state)
+
+
+def test_an_admin_sees_every_workspace_by_keyboard_in_the_systems_dark_theme(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    service = start_service(VM_API_ADMINS="root")  # the local provider: no Docker needed
+    with service.config.client("bob") as bob:
+        created = bob.post("/api/v1/workspaces", json={"name": "bobs", "ttl_seconds": 600})
+        assert created.status_code == 201, created.text
+    tasks = has_paths(service, "/api/v1/admin/tasks")
+    with browsing(service, tmp_path, color_scheme="dark") as state:
+        page = state.page
+        sign_in(state, "root")
+        page.wait_for_selector("#workspace-rows tr:has(a:text-is('bobs')):has-text('bob')")
+        assert page.inner_text("#view h1") == "All workspaces"
+        assert page.is_visible("#nav-tasks")
+        # the system's dark theme, with no choice stored
+        assert page.get_attribute("html", "data-theme") is None
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 20, 24)", background
+
+        # by keyboard: the dialog opens on Enter, takes focus, closes on Escape
+        page.focus("#new-workspace")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#create-dialog[open]")
+        assert page.evaluate("document.activeElement.id") == "create-name"
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#create-dialog[open]", state="detached")
+        assert page.evaluate("document.activeElement.id") == "new-workspace"
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid", outline
+        state.shot("admin-list-dark")
+
+        if tasks:
+            page.click("#nav-tasks")
+            page.wait_for_selector("#tasks-body :is(table, pre, h2, p:not(.muted))")
+            assert page.query_selector("#tasks-body .error") is None
+            state.shot("admin-tasks")
         assert_clean(state)
