@@ -31,6 +31,7 @@ run provision_burst.py
 run docker_overhead.py
 run memory.py
 run event_streams.py
+run dashboard_load.py
 run terminal.py
 
 echo
