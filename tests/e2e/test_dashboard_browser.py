@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from browser_support import CHROMIUM_ARGS, require_chromium
 from docker_support import remove_labelled, require_docker
-from harness import REPO_ROOT, ServiceProcess, StartService, wait_until
+from harness import REPO_ROOT, ServiceProcess, StartService, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 LOOPBACK = "127.0.0.1"
@@ -346,4 +347,51 @@ def test_an_admin_sees_every_workspace_by_keyboard_in_the_systems_dark_theme(
             page.wait_for_selector("#tasks-body :is(table, pre, h2, p:not(.muted))")
             assert page.query_selector("#tasks-body .error") is None
             state.shot("admin-tasks")
+        assert_clean(state)
+
+
+def test_the_list_catches_up_after_the_web_server_restarts(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    """The stream resumes with Last-Event-ID: a change made while the web process was down
+    reaches the page when it comes back, with no reload."""
+    web = start_service("web")
+    start_service("worker", config=web.config)
+    with web.config.client("alice") as api:
+        created = api.post("/api/v1/workspaces", json={"name": "steady"}).json()
+        wait_for_status(api, created["id"], ("running",), 30)
+    with browsing(web, tmp_path) as state:
+        page = state.page
+        resumed_from: list[str | None] = []
+        page.on(
+            "request",
+            lambda request: (
+                urlsplit(request.url).path == "/api/v1/events"
+                and resumed_from.append(request.headers.get("last-event-id"))
+            ),
+        )
+        sign_in(state)
+        wait_row_status(state, created["id"], "running")
+        # an event reaches the page, so that it has an id to resume from
+        with web.config.client("alice") as api:
+            other = api.post("/api/v1/workspaces", json={"name": "second"}).json()
+        wait_row_status(state, other["id"], "running")
+
+        web.stop()
+        page.wait_for_selector("#live[data-state=reconnecting]")
+        # a change committed while no web process runs: the database's trigger records it
+        with sqlite3.connect(web.config.db_path, timeout=30) as connection:
+            connection.execute(
+                "UPDATE workspaces SET status = 'stopped' WHERE id = ?", (created["id"],)
+            )
+        start_service("web", config=web.config)
+
+        wait_row_status(state, created["id"], "stopped")
+        page.wait_for_selector("#live[data-state=live]")
+        assert resumed_from[0] is None
+        assert resumed_from[-1] is not None and resumed_from[-1].isdigit(), resumed_from
+        # the browser's own lines for the refused connections while the server was down
+        state.console_errors = [
+            line for line in state.console_errors if "ERR_CONNECTION_REFUSED" not in line
+        ]
         assert_clean(state)

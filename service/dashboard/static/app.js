@@ -109,10 +109,14 @@ function onEvent(type, data) {
   emit(type, data);
 }
 
-function setLive(state) {
+function setLive(state, { reconnected = false, resumed = false } = {}) {
   const live = document.getElementById("live");
   live.textContent = state;
   live.dataset.state = state;
+  if (reconnected && !resumed) {
+    // Nothing to resume from (no event had arrived yet): read the list again instead.
+    loadWorkspaces().then(() => emit("stream.resynced", {})).catch(() => {});
+  }
 }
 
 async function loadWorkspaces() {

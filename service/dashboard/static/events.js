@@ -11,6 +11,7 @@ export class EventStream {
     this.retryMs = 2000;
     this.controller = null;
     this.stopped = false;
+    this.connections = 0;
   }
 
   start() {
@@ -31,7 +32,9 @@ export class EventStream {
       try {
         const response = await fetch(this.path, { headers, signal: this.controller.signal, cache: "no-store" });
         if (!response.ok) throw new Error(`events: HTTP ${response.status}`);
-        this.onState("live");
+        // A reconnect with no event id yet cannot resume: the caller reloads what it shows.
+        this.onState("live", { reconnected: this.connections > 0, resumed: headers.has("Last-Event-ID") });
+        this.connections += 1;
         await this.#read(response.body.getReader());
       } catch (error) {
         if (this.stopped) return;

@@ -283,6 +283,10 @@ export function renderWorkspace(view, id, navigate) {
   }
 
   const unsubscribe = subscribe((type, data) => {
+    if (type === "stream.resynced") {
+      load();
+      return;
+    }
     if (type === "workspace.deleted" && data.workspace && data.workspace.id === id) {
       toast(`${data.workspace.name} was deleted`);
       navigate("#/");
