@@ -262,6 +262,11 @@ def test_the_terminal_shows_what_the_shell_prints(
         # the command line echoes "echo hello"; the shell's answer is a line of its own
         screen_rows(page, lambda rows: "hello" in [row.strip() for row in rows])
         state.shot("terminal")
+        page.keyboard.type("exit 3")
+        page.keyboard.press("Enter")
+        screen_rows(
+            page, lambda rows: "[the shell exited with code 3]" in [r.strip() for r in rows]
+        )
         page.click("#close-terminal")
         assert_clean(state)
 

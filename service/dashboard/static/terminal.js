@@ -41,6 +41,7 @@ export async function openTerminal(container, workspaceId, onEnd) {
   socket.binaryType = "arraybuffer";
   const encoder = new TextEncoder();
   let ended = false;
+  let exited = false;
 
   const sendResize = ({ cols, rows }) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resize", cols, rows }));
@@ -59,14 +60,18 @@ export async function openTerminal(container, workspaceId, onEnd) {
         return;
       }
       if (message && message.type === "error") term.write(`\r\n[${message.error}]\r\n`);
-      else if (message && message.type === "exit") term.write(`\r\n[exited with ${message.exit_code}]\r\n`);
+      else if (message && message.type === "exit") {
+        exited = true;
+        term.write(`\r\n[the shell exited with code ${message.exit_code}]\r\n`);
+      }
       return;
     }
     term.write(new Uint8Array(event.data));
   });
   socket.addEventListener("close", (event) => {
     ended = true;
-    term.write(`\r\n[terminal closed${event.reason ? `: ${event.reason}` : ""}]\r\n`);
+    // After an exit the close's reason only repeats the exit code.
+    if (!exited) term.write(`\r\n[terminal closed${event.reason ? `: ${event.reason}` : ""}]\r\n`);
     onEnd(event);
   });
   term.onData((data) => {
