@@ -22,9 +22,9 @@ VENDOR_FILES = {
     "addon-fit.mjs": "@xterm/addon-fit/lib/addon-fit.mjs",
 }
 CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
     ".svg": "image/svg+xml",
 }
 

@@ -131,3 +131,9 @@ async def test_a_json_client_still_gets_the_index(client: QuartClient) -> None:
     response = await client.get("/", headers={"Accept": "application/json"})
 
     assert (await response.get_json())["links"]["dashboard"] == "/"
+
+
+async def test_one_charset_per_content_type(client: QuartClient) -> None:
+    response = await client.get("/dashboard/static/app.js")
+
+    assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
