@@ -22,7 +22,14 @@ import httpx
 import pytest
 from browser_support import CHROMIUM_ARGS, require_chromium
 from docker_support import remove_labelled, require_docker
-from harness import REPO_ROOT, ServiceProcess, StartService, wait_for_status, wait_until
+from harness import (
+    REPO_ROOT,
+    ServiceProcess,
+    StartService,
+    git_repository,
+    wait_for_status,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 LOOPBACK = "127.0.0.1"
@@ -404,4 +411,48 @@ def test_the_list_catches_up_after_the_web_server_restarts(
         state.console_errors = [
             line for line in state.console_errors if "ERR_CONNECTION_REFUSED" not in line
         ]
+        assert_clean(state)
+
+
+def creates_take_a_ref(service: ServiceProcess) -> bool:
+    """Whether the create body documents repo_ref (cloning into Docker workspaces)."""
+    document = httpx.get(f"{service.url}/openapi.json", timeout=10).json()
+    body = document["paths"]["/api/v1/workspaces"]["post"].get("requestBody", {})
+    schema = body.get("content", {}).get("application/json", {}).get("schema", {})
+    return "repo_ref" in schema.get("properties", {})
+
+
+@pytest.mark.docker
+def test_a_create_from_a_repository_shows_its_progress(
+    docker_dashboard: ServiceProcess, tmp_path: Path
+) -> None:
+    if not creates_take_a_ref(docker_dashboard):
+        pytest.skip(
+            "cloning into a Docker workspace (repo_ref, progress lines) is not in this build"
+        )
+    repo = git_repository(tmp_path / "repo", {"README": "hello\n"})
+    with browsing(docker_dashboard, tmp_path) as state:
+        page = state.page
+        sign_in(state)
+        page.click("#new-workspace")
+        page.fill("#create-name", "cloned")
+        page.fill("#create-repo", str(repo))  # a local path: the harness allows file repos
+        page.fill("#create-ref", "main")
+        page.click("#create-submit")
+        row = page.wait_for_selector("#workspace-rows tr:has(a:text-is('cloned'))")
+        workspace_id = row.get_attribute("data-workspace")
+        page.click(f"#workspace-rows tr[data-workspace='{workspace_id}'] a")
+        wait_page_status(state, "running")
+        create = "#operation-rows tr[data-type='create'][data-status='success']"
+        assert page.inner_text(f"{create} td.progress").strip()  # its latest progress line
+        page.click(f"{create} button")
+        lines = page.wait_for_selector("#operation-rows pre.log")
+        text = wait_until(
+            lambda: (shown := lines.inner_text()) not in ("…", "") and shown,
+            STEP_TIMEOUT / 1000,
+            what="progress lines",
+        )
+        assert "cloning 100 %" in text.splitlines(), text
+        assert page.inner_text("#details").count(f"{repo} @ main") == 1
+        state.shot("progress")
         assert_clean(state)
