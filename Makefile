@@ -11,7 +11,11 @@ $(BIN)/python:
 
 # Installs the package (not editable) and starts the API and the worker on the embedded
 # defaults; VM_API_* variables in the environment override them. Ctrl-C stops both.
+# The dashboard's xterm.js comes from the npm registry first (`npm ci`, .ci/install-frontend): the
+# package build below takes its files along. Without npm the API and the page still work, with
+# the terminal marked unavailable.
 run: $(BIN)/python
+	bash .ci/install-frontend || echo "make run: no xterm.js: the dashboard's terminal is unavailable"
 	$(BIN)/pip install --quiet --disable-pip-version-check .
 	exec $(BIN)/vm-api
 

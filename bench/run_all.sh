@@ -34,6 +34,7 @@ run clone_create.py
 run exec_roundtrip.py
 run memory.py
 run event_streams.py
+run dashboard_load.py
 run terminal.py
 
 echo

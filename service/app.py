@@ -28,6 +28,7 @@ from service.blueprints import (
     workspaces,
 )
 from service.browser_safety import install_browser_safety
+from service.dashboard import blueprint as dashboard
 from service.errors import APIError, register_error_handlers
 from service.idempotency import install_idempotency
 from service.openapi import VmApiOpenAPIProvider
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> Quart:
     install_browser_safety(app, settings)
     install_idempotency(app)  # after the refusal of foreign pages: a refused POST claims nothing
     for module in (
+        dashboard,
         docs,
         health,
         workspaces,

@@ -1,4 +1,5 @@
-"""The docs pages load nothing from a CDN; the original's docs addresses; the front page."""
+"""The docs pages load nothing from a CDN; the original's docs addresses; `/` for JSON clients
+(a browser's `/` is the dashboard: tests/service/test_dashboard_page.py)."""
 
 from __future__ import annotations
 
@@ -56,15 +57,6 @@ async def test_redoc_sends_a_person_to_swagger_ui(client: QuartClient) -> None:
     assert (response.status_code, response.headers["Location"]) == (302, "/docs")
 
 
-async def test_the_front_page_for_a_browser(client: QuartClient) -> None:
-    response = await client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
-
-    page = await response.get_data(as_text=True)
-    assert (response.status_code, response.mimetype) == (200, "text/html")
-    assert 'href="/docs"' in page
-    assert "curl -H" in page
-
-
 async def test_the_front_page_for_a_json_client(client: QuartClient) -> None:
     response = await client.get("/", headers={"Accept": "application/json"})
 
@@ -79,11 +71,3 @@ async def test_curl_gets_the_json_index(client: QuartClient, accept: str | None)
     response = await client.get("/", headers=headers)
 
     assert (response.status_code, response.mimetype) == (200, "application/json")
-
-
-async def test_the_front_page_shows_the_address_it_was_asked_at(client: QuartClient) -> None:
-    response = await client.get("/", headers={"Accept": "text/html", "Host": "vm.example:3121"})
-
-    assert 'curl -H "x-user: $USER" http://vm.example:3121/api/v1/workspaces' in (
-        await response.get_data(as_text=True)
-    )
