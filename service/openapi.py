@@ -51,6 +51,22 @@ def _identity_parameters(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
+# 200 answers that are not JSON, which quart-schema's models cannot describe.
+_TEXT = {"type": "string"}
+NON_JSON_ANSWERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("/api/v1/events", "get"): ("text/event-stream", "Server-sent events (docs/events.md)"),
+    ("/api/v1/workspaces/{workspace_id}/events", "get"): (
+        "text/event-stream",
+        "Server-sent events of one workspace (docs/events.md)",
+    ),
+    ("/api/v1/workspaces/{workspace_id}/logs", "get"): ("text/plain", "The container's output"),
+    ("/api/v1/workspaces/{workspace_id}/files", "get"): (
+        "application/octet-stream",
+        "The file's bytes; a folder as application/x-tar",
+    ),
+}
+
+
 class VmApiOpenAPIProvider(OpenAPIProvider):
     def schema(self) -> dict[str, Any]:
         document = super().schema()
@@ -65,6 +81,13 @@ class VmApiOpenAPIProvider(OpenAPIProvider):
                     operation["requestBody"]["required"] = True  # validate_request needs one
                 operation.setdefault("parameters", []).extend(identity)
                 responses = operation.setdefault("responses", {})
+                if (path, method) in NON_JSON_ANSWERS:
+                    media, description = NON_JSON_ANSWERS[(path, method)]
+                    # an event's data is a JSON object (docs/events.md); the others are bytes
+                    schema = {"type": "object"} if media == "text/event-stream" else _TEXT
+                    responses.setdefault(
+                        200, {"description": description, "content": {media: {"schema": schema}}}
+                    )
                 if method == "post":  # every POST takes a key (service/idempotency.py)
                     operation["parameters"].append(OPENAPI_PARAMETER)
                     responses.setdefault(422, {"description": OPENAPI_REUSED, "content": error_ref})

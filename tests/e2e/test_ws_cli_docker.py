@@ -1,0 +1,63 @@
+"""`vm-api ws exec|cp|logs` against a real `vm-api` with a Docker workspace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from harness import RunningService, vm_api_command, wait_for_status, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def docker_service(
+    service_factory: Callable[..., RunningService], docker_client: docker.DockerClient
+) -> Iterator[RunningService]:
+    service = service_factory(VM_API_DEFAULT_PROVIDER="docker")
+    yield service
+    for workspace in service.client.get("/api/v1/workspaces").json():
+        service.client.delete(f"/api/v1/workspaces/{workspace['id']}")
+    wait_until(
+        lambda: service.client.get("/api/v1/workspaces").json() == [],
+        timeout=60,
+        what="every workspace deleted",
+    )
+
+
+def ws(service: RunningService, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VM_API_")}
+    env.update(VM_API_URL=service.process.url, VM_API_USER="alice")
+    return subprocess.run(
+        [vm_api_command(), "ws", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_exec_cp_and_logs(docker_service: RunningService, tmp_path: Path) -> None:
+    assert ws(docker_service, "create", "box").returncode == 0
+    wait_for_status(docker_service.client, ws_id(docker_service), ("running",), timeout=30)
+
+    done = ws(docker_service, "exec", "box", "--", "sh", "-c", "echo out; echo err >&2; exit 5")
+    assert (done.returncode, done.stdout, done.stderr) == (5, "out\n", "err\n")
+    assert ws(docker_service, "exec", "box").returncode == 2  # no command
+
+    local = tmp_path / "notes.txt"
+    local.write_text("kept\n")
+    assert ws(docker_service, "cp", str(local), "box:notes.txt").returncode == 0
+    assert ws(docker_service, "exec", "box", "--", "cat", "notes.txt").stdout == "kept\n"
+    back = tmp_path / "back.txt"
+    copied = ws(docker_service, "cp", "box:notes.txt", str(back))
+    assert copied.returncode == 0, copied.stderr
+    assert back.read_text() == "kept\n"
+    assert ws(docker_service, "cp", "box:../../etc/passwd", str(back)).returncode == 4
+
+    logs = ws(docker_service, "logs", "box", "--tail", "5")
+    assert logs.returncode == 0, logs.stderr
+
+
+def ws_id(service: RunningService) -> str:
+    return str(service.client.get("/api/v1/workspaces").json()[0]["id"])
