@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ from models.catalogue import catalogue_for
 from models.settings import ConfigError, Settings
 from service.backups import BackupError, write_backup
 from service.logs import setup_logging
+from service.metrics_setup import mark_dead, prepare_metrics_dir
 from service.prestart import MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning, hold_running_lock
 
@@ -69,31 +71,30 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     # and its shell ended, instead of lingering (Hypercorn sends none by default).
     config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
     config.accesslog = None
-    config.errorlog = "-"
+    # In JSON mode Hypercorn's lines go through our handler too (one object per line).
+    json_logs = settings.log_format == "json"
+    config.errorlog = logging.getLogger("hypercorn.error") if json_logs else "-"
     return serve(config, settings.web_workers)
 
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     from models.store import open_store
-    from tasks.queue import configure_queue, huey
+    from tasks.queue import configure_queue
 
     hold_running_lock(settings.db_path)
     _prestart(settings)
     open_store(settings.db_path)
     configure_queue(settings)
     import tasks.worker  # noqa: F401  (registers every task)
+    from tasks.consumer import create_consumer
+    from tasks.metrics import install_task_metrics
 
-    consumer = huey.create_consumer(
-        workers=settings.workers,
-        worker_type="thread",
-        initial_delay=0.01,
-        backoff=1.15,
-        max_delay=settings.poll_max_delay,
-        periodic=True,
-        flush_locks=True,
-        scheduler_interval=1,
-    )
-    consumer.run()
+    install_task_metrics()
+    consumer = create_consumer(settings)
+    try:
+        consumer.run()
+    finally:
+        mark_dead(os.getpid())  # its live gauges (operations running) stop counting
     return 0
 
 
@@ -192,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         settings.check_writable()
         # A bad catalogue stops the start here, not the first create later (a 500).
         catalogue_for(settings)
+        if args.command in (None, "web", "worker"):
+            # before anything imports prometheus_client; the children inherit it
+            prepare_metrics_dir(settings)
         return COMMANDS.get(args.command, cmd_all)(settings, args)
     except ConfigError as exc:
         print(f"vm-api: configuration error: {exc}", file=sys.stderr)

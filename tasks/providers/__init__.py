@@ -12,9 +12,12 @@ _lock = threading.Lock()
 
 
 def get_provider(name: str, settings: Settings) -> Provider:
+    """The provider, its calls timed into vm_api_provider_call_seconds (tasks/metrics.py)."""
     with _lock:
         if name not in _providers:
-            _providers[name] = _build(name, settings)
+            from tasks.metrics import TimedProvider
+
+            _providers[name] = TimedProvider(_build(name, settings))  # type: ignore[assignment]
         return _providers[name]
 
 
