@@ -32,6 +32,7 @@ run docker_overhead.py
 run memory.py
 run event_streams.py
 run terminal.py
+run idle_cost.py
 
 echo
 if ((${#failed[@]})); then

@@ -36,12 +36,20 @@ log = logging.getLogger("vm_api.cli")
 CHILD_STOP_SECONDS = 60
 
 
+def _say(settings: Settings, message: str) -> None:
+    """A start-up line: a log record in JSON mode (every line one object), else plain text."""
+    if settings.log_format == "json":
+        log.info(message)
+    else:
+        print(f"vm-api: {message}", file=sys.stderr)
+
+
 def _prestart(settings: Settings) -> None:
     result = run_prestart(settings)
     if result.backup:
-        print(f"vm-api: backed up the database to {result.backup}", file=sys.stderr)
+        _say(settings, f"backed up the database to {result.backup}")
     if result.applied:
-        print(f"vm-api: applied migrations {', '.join(result.applied)}", file=sys.stderr)
+        _say(settings, f"applied migrations {', '.join(result.applied)}")
 
 
 def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:

@@ -37,7 +37,9 @@ class RequestContext(logging.Filter):
 
 
 class QuietPeriodicSlots(logging.Filter):
-    """huey's INFO lines about the periodic slots become DEBUG (dropped above DEBUG)."""
+    """huey's INFO lines about the periodic slots become DEBUG (dropped above DEBUG), and so do
+    its "Added task ... to schedule" lines (the planner's every minute; a retry's scheduling is
+    still told at INFO by huey's "Requeueing ..." line)."""
 
     def __init__(self, level: int) -> None:
         super().__init__()
@@ -46,7 +48,10 @@ class QuietPeriodicSlots(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno != logging.INFO or record.name not in QUIET_LOGGERS:
             return True
-        if not any(name in record.getMessage() for name in QUIET_TASKS):
+        message = record.getMessage()
+        # the planner's "Added task <id> to schedule" lines name no task: all of them go
+        routine = message.startswith("Added task ") and " to schedule" in message
+        if not routine and not any(name in message for name in QUIET_TASKS):
             return True
         if self.level > logging.DEBUG:
             return False

@@ -3,7 +3,7 @@
 With VM_API_QUEUE_WAKEUP=doorbell (the default, SQLite queue) idle workers block on the
 doorbell (tasks/wakeup.py) instead of polling the queue; huey's scheduler thread (schedule and
 periodic tasks, once a second) and its main thread (signals, worker health) run as before,
-the main thread waking twice a second instead of ten times. VM_API_QUEUE_WAKEUP=poll is huey's
+the main thread waking once a second instead of ten times. VM_API_QUEUE_WAKEUP=poll is huey's
 own polling, VM_API_POLL_MAX_DELAY apart. A Redis queue already blocks (BRPOP): no doorbell.
 """
 
@@ -19,7 +19,7 @@ from tasks.queue import huey
 from tasks.wakeup import Doorbell
 
 log = logging.getLogger("vm_api.consumer")
-MAIN_LOOP_SECONDS = 0.5  # how soon the main thread acts on a signal (huey: 0.1)
+MAIN_LOOP_SECONDS = 1.0  # how soon the main thread acts on a signal (huey: 0.1)
 
 
 class DoorbellWorker(Worker):

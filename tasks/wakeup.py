@@ -30,22 +30,29 @@ def doorbell_address(queue_file: str | Path) -> bytes:
     return b"\0vm-api-queue-" + digest.encode()
 
 
+_sender: socket.socket | None = None
+_sender_lock = threading.Lock()
+
+
+def _sending_socket() -> socket.socket:
+    """One unbound datagram socket per process, shared by every bell (sendto is thread-safe)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            _sender.setblocking(False)
+        return _sender
+
+
 class Bell:
     """The enqueuer's side: one datagram per enqueue (or per batch)."""
 
     def __init__(self, queue_file: str | Path) -> None:
         self.address = doorbell_address(queue_file)
-        self._socket: socket.socket | None = None
-        self._lock = threading.Lock()
 
     def ring(self) -> None:
-        with self._lock:
-            if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._socket.setblocking(False)
-            sock = self._socket
         with contextlib.suppress(OSError):  # nobody listening, or rings already waiting
-            sock.sendto(b"!", self.address)
+            _sending_socket().sendto(b"!", self.address)
 
 
 class Doorbell:
