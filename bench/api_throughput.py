@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -203,7 +204,11 @@ def run_config(
     plain_root = root / "no-metrics"
     plain_port = free_port()
     plain_env = service_env(
-        plain_root, plain_port, VM_API_WEB_WORKERS=str(workers), VM_API_METRICS="false"
+        plain_root,
+        plain_port,
+        VM_API_WEB_WORKERS=str(workers),
+        # BENCH_PLAIN_METRICS=true: an A/A run (both with metrics), to see what order alone does
+        VM_API_METRICS=os.environ.get("BENCH_PLAIN_METRICS", "false"),
     )
     plain = Service(
         [*vm_api_command(), "web"], plain_env, root / f"plain-{workers}.log", port=plain_port
