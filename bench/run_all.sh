@@ -36,6 +36,7 @@ run memory.py
 run event_streams.py
 run dashboard_load.py
 run terminal.py
+run idle_cost.py
 
 echo
 if ((${#failed[@]})); then

@@ -14,6 +14,8 @@ PROVIDERS = ("local", "docker")
 # Where the development header `x-user` is believed from (never through a proxy).
 DEV_IDENTITIES = ("loopback", "any", "off")
 LOG_FORMATS = ("text", "json")
+# How idle consumer threads learn of new tasks: a wake-up datagram from the enqueuer, or polling.
+QUEUE_WAKEUPS = ("doorbell", "poll")
 
 
 class ConfigError(Exception):
@@ -70,6 +72,10 @@ class Settings:
     idle_timeout: int = 0  # seconds without activity before a running workspace stops; 0 never
     task_history: bool = True  # off: the consumer records no task history (for benchmarks)
     task_history_max_events: int = 200_000
+    # Observability: /metrics on or off (the benchmark measures both); the consumer's wake-up.
+    metrics_enabled: bool = True
+    queue_wakeup: str = "doorbell"
+    queue_fallback_poll: float = 5.0
 
     @property
     def bind(self) -> str:
@@ -91,6 +97,11 @@ class Settings:
     def resolved_task_history_path(self) -> Path:
         """huey's task history (huey.contrib.stats): beside the queue, never in the data file."""
         return self.task_history_path or self.db_path.parent / "task-history.db"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        """prometheus-client's multiprocess files, shared by every process of this service."""
+        return self.resolved_data_dir / "prometheus"
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -152,6 +163,9 @@ class Settings:
             idle_timeout=reader.non_negative_int("VM_API_IDLE_TIMEOUT", 0),
             task_history=reader.flag("VM_API_TASK_HISTORY", True),
             task_history_max_events=reader.positive_int("VM_API_TASK_HISTORY_MAX_EVENTS", 200000),
+            metrics_enabled=reader.flag("VM_API_METRICS", True),
+            queue_wakeup=reader.choice("VM_API_QUEUE_WAKEUP", "doorbell", QUEUE_WAKEUPS),
+            queue_fallback_poll=reader.positive_float("VM_API_QUEUE_FALLBACK_POLL", 5.0),
         )
         if settings.resolved_queue_path.resolve() == settings.db_path.resolve():
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")

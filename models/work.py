@@ -41,6 +41,7 @@ class ClaimRefused(Enum):
 class Claim:
     operation: OperationRecord
     workspace: WorkspaceRecord
+    queued_at: Any = None  # when it was last enqueued (or recorded): the queue-wait metric
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefuse
     if reason is not None:
         _finish(op, OperationStatus.FAILED, now, reason)
         return ClaimRefused.DONE
-    return Claim(OperationRecord.from_entity(op), WorkspaceRecord.from_entity(ws))
+    queued_at = op.enqueued_at or op.started_at
+    return Claim(OperationRecord.from_entity(op), WorkspaceRecord.from_entity(ws), queued_at)
 
 
 def _stale_reason(op: Any, ws: Any) -> str | None:

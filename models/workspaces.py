@@ -13,6 +13,7 @@ from pony.orm import count, db_session
 from models.errors import InvalidTransition, NameTaken, NotFound, QuotaExceeded
 from models.reads import select_workspace  # noqa: F401  (re-exported)
 from models.records import OperationRecord, WorkspaceRecord, utcnow
+from models.request_context import current_request_id
 from models.states import (
     ACTIVE_STATUSES,
     OperationStatus,
@@ -69,6 +70,8 @@ def _new_operation(
         target_id=target_id,
         requested_by=requested_by,
         reason=reason,
+        # the request (or task) that asked for it: its log lines carry the same id
+        request_id=current_request_id(),
     )
 
 

@@ -25,7 +25,7 @@ from service import params
 from service.auth import viewer
 from service.errors import APIError
 from service.read_lane import read
-from tasks.providers import get_provider
+from tasks.providers import direct_provider
 from tasks.providers.docker import DockerProvider, container_name
 
 P = ParamSpec("P")
@@ -62,7 +62,7 @@ def require_running(workspace: WorkspaceRecord) -> None:
 
 
 def docker_provider(workspace: WorkspaceRecord) -> DockerProvider:
-    provider = get_provider(workspace.provider, settings())
+    provider = direct_provider(workspace.provider, settings())
     assert isinstance(provider, DockerProvider)
     return provider
 

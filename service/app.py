@@ -33,6 +33,7 @@ from service.errors import APIError, register_error_handlers
 from service.idempotency import install_idempotency
 from service.openapi import VmApiOpenAPIProvider
 from service.read_lane import install_read_lane
+from service.request_ids import install_request_ids
 from tasks.queue import configure_queue
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -82,6 +83,16 @@ def _use_strict_json(app: Quart) -> None:
     app.json = StrictJSONProvider(app)
 
 
+def _install_observability(app: Quart, settings: Settings) -> None:
+    """Request ids always; /metrics and the request metrics unless VM_API_METRICS=false."""
+    if settings.metrics_enabled:
+        from service import metrics
+
+        metrics.install_http_metrics(app)
+        app.register_blueprint(metrics.blueprint)
+    install_request_ids(app)  # inserted first of all: its id is set before anything else runs
+
+
 def create_app(settings: Settings) -> Quart:
     """Binds the (already migrated) database and the queue named by `settings`."""
     # no static folder: Quart would serve ./static from whatever directory the service runs in
@@ -110,6 +121,7 @@ def create_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     install_browser_safety(app, settings)
     install_idempotency(app)  # after the refusal of foreign pages: a refused POST claims nothing
+    _install_observability(app, settings)
     for module in (
         dashboard,
         docs,

@@ -1,9 +1,15 @@
 """The ASGI entry point Hypercorn loads: `service.asgi:app` (settings from the environment)."""
 
 import gc
+import logging
 
 from models.settings import Settings
 from service.app import create_app
+from service.logs import setup_logging
+
+if not logging.getLogger().handlers:
+    # a Hypercorn worker process (-w N) starts afresh: `vm-api web` set up only its own
+    setup_logging("web")
 
 # Young-generation collections this much rarer than Python's default of 700 allocations: a
 # request leaves reference cycles behind, and at the default the collector ran about 60 times

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sqlite3
 import subprocess
@@ -28,6 +29,7 @@ from models.catalogue import catalogue_for
 from models.settings import ConfigError, Settings
 from service.backups import BackupError, write_backup
 from service.logs import setup_logging
+from service.metrics_setup import mark_dead, prepare_metrics_dir
 from service.prestart import MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning, hold_running_lock
 from service.task_commands import add_tasks_parser, cmd_tasks
@@ -36,12 +38,20 @@ log = logging.getLogger("vm_api.cli")
 CHILD_STOP_SECONDS = 60
 
 
+def _say(settings: Settings, message: str) -> None:
+    """A start-up line: a log record in JSON mode (every line one object), else plain text."""
+    if settings.log_format == "json":
+        log.info(message)
+    else:
+        print(f"vm-api: {message}", file=sys.stderr)
+
+
 def _prestart(settings: Settings) -> None:
     result = run_prestart(settings)
     if result.backup:
-        print(f"vm-api: backed up the database to {result.backup}", file=sys.stderr)
+        _say(settings, f"backed up the database to {result.backup}")
     if result.applied:
-        print(f"vm-api: applied migrations {', '.join(result.applied)}", file=sys.stderr)
+        _say(settings, f"applied migrations {', '.join(result.applied)}")
 
 
 def cmd_prestart(settings: Settings, _args: argparse.Namespace) -> int:
@@ -71,7 +81,9 @@ def cmd_web(settings: Settings, _args: argparse.Namespace) -> int:
     # and its shell ended, instead of lingering (Hypercorn sends none by default).
     config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
     config.accesslog = None
-    config.errorlog = "-"
+    # In JSON mode Hypercorn's lines go through our handler too (one object per line).
+    json_logs = settings.log_format == "json"
+    config.errorlog = logging.getLogger("hypercorn.error") if json_logs else "-"
     return serve(config, settings.web_workers)
 
 
@@ -84,20 +96,17 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     open_store(settings.db_path)
     configure_queue(settings)
     import tasks.worker  # noqa: F401  (registers every task)
+    from tasks.consumer import create_consumer
     from tasks.history import enable_task_history
+    from tasks.metrics import install_task_metrics
 
     enable_task_history(huey, settings)  # in the consumer process only: it sees every signal
-    consumer = huey.create_consumer(
-        workers=settings.workers,
-        worker_type="thread",
-        initial_delay=0.01,
-        backoff=1.15,
-        max_delay=settings.poll_max_delay,
-        periodic=True,
-        flush_locks=True,
-        scheduler_interval=1,
-    )
-    consumer.run()
+    install_task_metrics()
+    consumer = create_consumer(settings)
+    try:
+        consumer.run()
+    finally:
+        mark_dead(os.getpid())  # its live gauges (operations running) stop counting
     return 0
 
 
@@ -198,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         settings.check_writable()
         # A bad catalogue stops the start here, not the first create later (a 500).
         catalogue_for(settings)
+        if args.command in (None, "web", "worker"):
+            # before anything imports prometheus_client; the children inherit it
+            prepare_metrics_dir(settings)
         return COMMANDS.get(args.command, cmd_all)(settings, args)
     except ConfigError as exc:
         print(f"vm-api: configuration error: {exc}", file=sys.stderr)

@@ -45,4 +45,7 @@ def enqueue_operations(operations: list[tuple[str, str]]) -> bool:
 def enqueue_operation(operation_id: str, operation_type: str) -> bool:
     """Called only after the operation's transaction committed. A failed enqueue loses nothing:
     the operation stays pending and the sweep enqueues it again after VM_API_REQUEUE_AFTER."""
-    return enqueue_operations([(operation_id, operation_type)])
+    queued = enqueue_operations([(operation_id, operation_type)])
+    if queued:
+        log.info("operation %s (%s) enqueued", operation_id, operation_type)
+    return queued

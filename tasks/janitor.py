@@ -16,6 +16,7 @@ from models.settings import PROVIDERS, Settings
 from models.tickets import purge_expired_tickets
 from models.webhooks import purge_deliveries
 from models.work import mark_vanished
+from tasks import metrics
 from tasks.dispatch import enqueue_operations
 from tasks.idle_stop import run_idle_stop
 from tasks.providers import get_provider
@@ -96,6 +97,11 @@ def run_janitor(settings: Settings) -> JanitorReport:
         terminal_tickets_purged=purge_expired_tickets(),
     )
     reconcile(settings, report)
-    if any(vars(report).values()):
-        log.info("janitor: %s", report)
+    for kind in ("expired", "orphans_removed", "orphans_left", "vanished"):
+        if getattr(report, kind):
+            metrics.DRIFT_REPAIRS.labels(kind).inc(getattr(report, kind))
+    worked = any(vars(report).values())
+    metrics.PERIODIC_RUNS.labels("janitor", "worked" if worked else "idle").inc()
+    # An idle run says so at DEBUG only: an idle service writes nothing at INFO.
+    log.log(logging.INFO if worked else logging.DEBUG, "janitor: %s", report)
     return report

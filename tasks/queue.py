@@ -13,6 +13,7 @@ from huey.api import Task
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
 from models.settings import Settings
+from tasks.wakeup import Bell
 
 QUEUE_NAME = "vm-api"
 QUEUE_BUSY_TIMEOUT_SECONDS = 30
@@ -27,6 +28,14 @@ class QueueStorage(SqliteStorage):
     still pending. FULL cost one disk flush per enqueue and per dequeue.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bell = Bell(self.filename)  # wakes an idle consumer (tasks/wakeup.py)
+
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        super().enqueue(data, priority)
+        self.bell.ring()
+
     def _create_connection(self) -> Any:
         connection = super()._create_connection()
         connection.execute("pragma synchronous=1")
@@ -39,6 +48,7 @@ class QueueStorage(SqliteStorage):
                 "insert into task (queue, data, priority) values (?, ?, ?)",
                 [(self.name, self.to_blob(data), priority) for data, priority in items],
             )
+        self.bell.ring()
 
 
 class ConfigurableHuey(Huey):

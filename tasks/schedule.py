@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
+from tasks import metrics
 from tasks.janitor import run_janitor
 from tasks.queue import current_settings, huey
 from tasks.sweep import run_sweep
@@ -59,6 +60,7 @@ def _run_locked(job: str, slot: int, work: object) -> None:
         with huey.lock_task(job):
             work(current_settings())  # type: ignore[operator]
     except TaskLockedException:
+        metrics.PERIODIC_RUNS.labels(job, "skipped").inc()
         log.info("%s slot %s skipped: the previous run is still going", job, slot)
 
 

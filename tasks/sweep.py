@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from models.maintenance import recover_operations
 from models.settings import Settings
 from models.work import fail_operation
+from tasks import metrics
 from tasks.dispatch import enqueue_operations
 from tasks.webhooks import run_webhooks
 
@@ -39,4 +40,8 @@ def run_sweep(settings: Settings) -> SweepReport:
             f"the worker died {settings.max_attempts} times while running this operation",
         )
     webhooks = run_webhooks(settings)
-    return SweepReport(len(recovery.requeue), len(recovery.exhausted), webhooks)
+    report = SweepReport(len(recovery.requeue), len(recovery.exhausted), webhooks)
+    worked = bool(report.requeued or report.failed or report.webhooks)
+    metrics.PERIODIC_RUNS.labels("sweep", "worked" if worked else "idle").inc()
+    log.log(logging.INFO if worked else logging.DEBUG, "sweep: %s", report)
+    return report

@@ -32,7 +32,7 @@ from service.responses import json_response
 from service.schemas import Error
 from service.terminal_bridge import TerminalPump
 from service.tickets import TICKET_PARAMETER, issue_ticket, require_websocket_user
-from tasks.providers import get_provider
+from tasks.providers import direct_provider
 from tasks.providers.base import ProviderError
 from tasks.providers.docker import DockerProvider
 from tasks.providers.docker_terminal import DockerTerminal, open_terminal
@@ -93,7 +93,7 @@ def _check_openable(workspace: WorkspaceRecord, settings: Settings) -> None:
 
 
 def _open(workspace: WorkspaceRecord, settings: Settings, size: tuple[Any, Any]) -> DockerTerminal:
-    provider = get_provider("docker", settings)
+    provider = direct_provider("docker", settings)
     assert isinstance(provider, DockerProvider)
     spec = spec_for(workspace, settings)
     return open_terminal(provider.client, workspace.id, spec.shell, spec.workdir, *size)

@@ -19,7 +19,7 @@ from service.auth import require_user, viewer
 from service.errors import APIError
 from service.responses import json_response
 from service.schemas import Error, ExecRequest, ExecResult
-from tasks.providers import get_provider
+from tasks.providers import direct_provider
 from tasks.providers.docker_exec import ExecRefused, run_exec
 from tasks.providers.exec_output import ExecResult as Result
 from tasks.providers.local import LocalProvider
@@ -67,7 +67,7 @@ def _local_runner(
             "exec in a local workspace runs on the server itself; the operator has not "
             "allowed it (VM_API_ALLOW_LOCAL_EXEC)",
         )
-    provider = get_provider("local", settings)
+    provider = direct_provider("local", settings)
     assert isinstance(provider, LocalProvider)
     folder = provider._path(workspace.id)
     if data.workdir is not None:

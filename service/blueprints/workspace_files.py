@@ -25,7 +25,7 @@ from service.auth import require_user, viewer
 from service.errors import APIError
 from service.responses import json_response
 from service.schemas import Error, FilesQuery, Uploaded
-from tasks.providers import docker_files, get_provider, local_files
+from tasks.providers import direct_provider, docker_files, local_files
 from tasks.providers.docker_files import PathOutside
 from tasks.providers.local import LocalProvider
 from tasks.specs import spec_for
@@ -85,7 +85,7 @@ def _docker_target(workspace: WorkspaceRecord, path: str) -> _Target:
 
 
 def _local_target(workspace: WorkspaceRecord, path: str) -> _Target:
-    provider = get_provider("local", access.settings())
+    provider = direct_provider("local", access.settings())
     assert isinstance(provider, LocalProvider)
     folder = provider._path(workspace.id)
     if not folder.is_dir():

@@ -12,10 +12,20 @@ _lock = threading.Lock()
 
 
 def get_provider(name: str, settings: Settings) -> Provider:
+    """The provider, its calls timed into vm_api_provider_call_seconds (tasks/metrics.py)."""
     with _lock:
         if name not in _providers:
-            _providers[name] = _build(name, settings)
+            from tasks.metrics import TimedProvider
+
+            _providers[name] = TimedProvider(_build(name, settings))  # type: ignore[assignment]
         return _providers[name]
+
+
+def direct_provider(name: str, settings: Settings) -> Provider:
+    """The provider itself, for the web process's direct use of a workspace (exec, files,
+    terminal), which needs more than the Provider interface."""
+    provider = get_provider(name, settings)
+    return getattr(provider, "unwrapped", provider)  # type: ignore[no-any-return]
 
 
 def _build(name: str, settings: Settings) -> Provider:

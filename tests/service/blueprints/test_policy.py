@@ -224,3 +224,27 @@ async def test_every_state_changing_api_route_refuses_a_foreign_page(
     assert "POST /api/v1/workspaces/<workspace_id>/exec" in checked
     assert "PUT /api/v1/workspaces/<workspace_id>/files" in checked
     assert await get_json(client, f"/api/v1/workspaces/{values['workspace_id']}") == before
+
+
+# Routes outside /api: no user identity. /metrics has an access rule of its own (loopback or
+# VM_API_METRICS_TOKEN: tests/service/blueprints/test_metrics_access.py).
+ROUTES_WITHOUT_USER = {"/health", "/health/ready", "/metrics"}
+
+
+def test_every_route_outside_api_is_known(app: Quart) -> None:
+    outside = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if not rule.rule.startswith("/api/")
+        and rule.endpoint not in DOCUMENTATION_ENDPOINTS
+        and not rule.endpoint.startswith(("docs.", "dashboard."))  # pages; they call /api
+    }
+
+    assert outside == ROUTES_WITHOUT_USER
+
+
+async def test_metrics_needs_no_user_but_refuses_other_hosts(client: QuartClient) -> None:
+    outside = await client.get("/metrics", scope_base={"client": ("198.51.100.7", 1000)})
+    await assert_error(outside, 403, "FORBIDDEN")
+    local = await client.get("/metrics", scope_base={"client": ("127.0.0.1", 1000)})
+    assert local.status_code == 200
