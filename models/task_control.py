@@ -40,7 +40,9 @@ def _merge_detail(op: Any, **values: Any) -> None:
 
 
 @db_session(immediate=True)
-def cancel_operation(operation_id: str, by: str) -> OperationRecord:
+def cancel_operation(
+    operation_id: str, by: str, owner: str | None = None, verb: str = "revoked"
+) -> OperationRecord:
     """A pending operation becomes cancelled, so that neither its task nor the sweep runs it.
 
     The workspace goes where a failure of the action would leave it (models/states.py
@@ -49,17 +51,17 @@ def cancel_operation(operation_id: str, by: str) -> OperationRecord:
     """
     Operation, Workspace = active().entities.Operation, active().entities.Workspace
     op = Operation.get(id=operation_id)
-    if op is None:
+    if op is None or (owner is not None and op.owner != owner):
         raise NotFound(operation_id)
     if op.status == OperationStatus.RUNNING.value:
         raise Refused("TASK_RUNNING", running_message(op.workspace_id))
     if op.status != PENDING:
         raise Refused("NOT_PENDING", f"operation {op.id} already finished: it is {op.status}")
     now = utcnow()
-    message = f"revoked by {by}"
+    message = f"{verb} by {by}"
     _apply_failure(op, Workspace.get(id=op.workspace_id), message, now)
     op.status = OperationStatus.CANCELLED.value
-    _merge_detail(op, revoked_by=by)
+    _merge_detail(op, **{f"{verb}_by": by})
     ws = Workspace.get(id=op.workspace_id)
     if ws is not None and ws.error_message == message:
         ws.error_message = f"{op.operation_type} cancelled by {by}"
