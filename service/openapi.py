@@ -60,6 +60,7 @@ NON_JSON_ANSWERS: dict[tuple[str, str], tuple[str, str]] = {
         "Server-sent events of one workspace (docs/events.md)",
     ),
     ("/api/v1/workspaces/{workspace_id}/logs", "get"): ("text/plain", "The container's output"),
+    ("/metrics", "get"): ("text/plain", "Prometheus text format (docs/observability.md)"),
     ("/api/v1/workspaces/{workspace_id}/files", "get"): (
         "application/octet-stream",
         "The file's bytes; a folder as application/x-tar",
@@ -74,6 +75,14 @@ class VmApiOpenAPIProvider(OpenAPIProvider):
         document["components"]["schemas"]["Error"] = ERROR_SCHEMA
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                if (path, method) in NON_JSON_ANSWERS:
+                    media, description = NON_JSON_ANSWERS[(path, method)]
+                    # an event's data is a JSON object (docs/events.md); the others are bytes
+                    schema = {"type": "object"} if media == "text/event-stream" else _TEXT
+                    operation.setdefault("responses", {}).setdefault(
+                        200, {"description": description, "content": {media: {"schema": schema}}}
+                    )
             if not path.startswith("/api/"):
                 continue
             for method, operation in operations.items():
@@ -81,13 +90,6 @@ class VmApiOpenAPIProvider(OpenAPIProvider):
                     operation["requestBody"]["required"] = True  # validate_request needs one
                 operation.setdefault("parameters", []).extend(identity)
                 responses = operation.setdefault("responses", {})
-                if (path, method) in NON_JSON_ANSWERS:
-                    media, description = NON_JSON_ANSWERS[(path, method)]
-                    # an event's data is a JSON object (docs/events.md); the others are bytes
-                    schema = {"type": "object"} if media == "text/event-stream" else _TEXT
-                    responses.setdefault(
-                        200, {"description": description, "content": {media: {"schema": schema}}}
-                    )
                 if method == "post":  # every POST takes a key (service/idempotency.py)
                     operation["parameters"].append(OPENAPI_PARAMETER)
                     responses.setdefault(422, {"description": OPENAPI_REUSED, "content": error_ref})

@@ -99,8 +99,10 @@ def _stop_dockerd() -> list[str]:
 
 def _start_dockerd(command: list[str], log_path: Path) -> None:
     with open(log_path, "ab") as log:
-        # setsid -f: the daemon outlives this test and is not our child to reap.
-        subprocess.run(["setsid", "-f", *command], stdout=log, stderr=log, check=True)
+        # setsid -f: the daemon outlives this test and is not our child to reap. Without the
+        # terminal's COLUMNS/LINES: the daemon's `docker top` would cut command lines to them.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        subprocess.run(["setsid", "-f", *command], stdout=log, stderr=log, check=True, env=env)
     wait_until(docker_available, 60, interval=0.5, what="dockerd to answer again")
 
 

@@ -42,7 +42,12 @@ class TerminalWorkspace:
         self.container.reload()
         top = self.container.top()
         column = top["Titles"].index("CMD")
-        return [p[column] for p in top["Processes"] if not p[column].endswith("sleep 2147483647")]
+        # The container's own command (under docker-init) is not a shell; ps may cut its line.
+        return [
+            p[column]
+            for p in top["Processes"]
+            if "docker-init" not in p[column] and not p[column].startswith("sleep 2147")
+        ]
 
     def terminal_operations(self) -> list[dict[str, Any]]:
         response = self.service.client.get(
