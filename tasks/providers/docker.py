@@ -231,8 +231,10 @@ class DockerProvider:
     def _provisioned(container_id: str, name: str, image: str, workdir: str) -> Provisioned:
         info = {"container_id": container_id, "container_name": name, "image": image}
         info["workdir"] = workdir
-        info["shell"] = f"docker exec -it {name} sh"
-        info["ssh_command"] = info["shell"]  # the original's key for "a shell in it"
+        info["shell"] = f"docker exec -it {name} sh"  # on the Docker host itself
+        # The original's key for "a shell in it": from any person's machine, the terminal
+        # WebSocket through `vm-api ws shell` (by id: a rename does not make it stale).
+        info["ssh_command"] = f"vm-api ws shell {name.removeprefix('vm-ws-')}"
         return Provisioned(provider_id=container_id, connection_info=info)
 
     @staticmethod

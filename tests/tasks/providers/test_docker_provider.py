@@ -57,7 +57,7 @@ def test_create_makes_one_labelled_container_without_network(
         "container_id": container.id,
         "container_name": f"vm-ws-{spec.id}",
         "shell": f"docker exec -it vm-ws-{spec.id} sh",
-        "ssh_command": f"docker exec -it vm-ws-{spec.id} sh",
+        "ssh_command": f"vm-api ws shell {spec.id}",
         "image": spec.image,
         "workdir": "/workspace",
     }
