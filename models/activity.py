@@ -9,11 +9,12 @@ operation is `running` with a fresh heartbeat). Reads never count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pony.orm import db_session
 
 from models.errors import NotFound
+from models.reads import stored_moment
 from models.records import WorkspaceRecord, sql_time, utcnow
 from models.states import WorkspaceStatus
 from models.store import active
@@ -62,8 +63,7 @@ def idle_workspaces(heartbeat_timeout: int, limit: int = 1000) -> list[Idle]:
     )
     found = []
     for workspace_id, last, timeout in rows:
-        last_at = last if isinstance(last, datetime) else datetime.fromisoformat(last)
-        idle = int((now - last_at).total_seconds())
+        idle = int((now - stored_moment(last)).total_seconds())  # type: ignore[operator]
         if idle >= timeout:
             found.append(Idle(workspace_id, idle))
     return found

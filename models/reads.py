@@ -53,7 +53,7 @@ WORKSPACE_JSON = (
 )
 
 
-def _moment(value: Any) -> datetime | None:
+def stored_moment(value: Any) -> datetime | None:
     """SQLite hands back Pony's text form; other engines a datetime already."""
     if value is None or isinstance(value, datetime):
         return value
@@ -72,10 +72,10 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         template=template,
         provider=provider,
         status=status,
-        created_at=_moment(created),  # type: ignore[arg-type]
-        updated_at=_moment(updated),  # type: ignore[arg-type]
+        created_at=stored_moment(created),  # type: ignore[arg-type]
+        updated_at=stored_moment(updated),  # type: ignore[arg-type]
         ttl_seconds=ttl,
-        expires_at=_moment(expires),
+        expires_at=stored_moment(expires),
         metadata=json.loads(metadata),
         provider_id=provider_id,
         connection_info=json.loads(connection_info) if connection_info else None,
@@ -85,7 +85,7 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         repo_ref=repo_ref,
         schedule=json.loads(schedule) if schedule else None,
         idle_timeout_seconds=idle_timeout,
-        last_activity_at=_moment(last_activity),
+        last_activity_at=stored_moment(last_activity),
     )
 
 
@@ -98,8 +98,8 @@ def operation_from_row(row: tuple[Any, ...]) -> OperationRecord:
         owner=owner,
         operation_type=kind,
         status=status,
-        started_at=_moment(started),  # type: ignore[arg-type]
-        completed_at=_moment(completed),
+        started_at=stored_moment(started),  # type: ignore[arg-type]
+        completed_at=stored_moment(completed),
         error=error,
         attempts=attempts,
         target_id=target_id,
@@ -191,7 +191,7 @@ def select_workspaces_json(
 
 def _created_and_id(row: tuple[Any, ...]) -> tuple[datetime, str]:
     """A JSON page row's position: its last two columns (created_at is never NULL)."""
-    return _moment(row[1]), row[2]  # type: ignore[return-value]
+    return stored_moment(row[1]), row[2]  # type: ignore[return-value]
 
 
 def select_operation(operation_id: str, owner: str | None) -> OperationRecord:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadCronError, croniter
 from pony.orm import db_session
 
+from models.reads import stored_moment
 from models.records import sql_time, utcnow
 from models.store import active
 
@@ -102,9 +103,9 @@ def due_scheduled_actions() -> list[DueAction]:
     for workspace_id, status, text, checked in rows:
         if checked is None:
             continue
-        since = checked if isinstance(checked, datetime) else datetime.fromisoformat(checked)
+        since = stored_moment(checked)
         schedule = json.loads(text)
-        came = due(schedule, since, now)
+        came = due(schedule, since, now)  # type: ignore[arg-type]
         if came is None:
             continue
         action = came[0]

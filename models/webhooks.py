@@ -17,7 +17,7 @@ from typing import Any
 from pony.orm import db_session
 
 from models.change_events import ChangeEvent, events_after
-from models.reads import WORKSPACE_JSON
+from models.reads import WORKSPACE_JSON, stored_moment
 from models.records import rfc3339, sql_time, utcnow
 from models.store import active
 
@@ -147,8 +147,7 @@ def pending_delivery(delivery_id: str) -> Delivery | None:
     if not rows:
         return None
     row = rows[0]
-    created = row[4] if isinstance(row[4], datetime) else datetime.fromisoformat(row[4])
-    return Delivery(row[0], row[1], row[2], row[3], created)
+    return Delivery(row[0], row[1], row[2], row[3], stored_moment(row[4]))  # type: ignore[arg-type]
 
 
 @db_session(immediate=True)
