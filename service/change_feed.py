@@ -63,6 +63,12 @@ class ChangeFeed:
             self._drop(subscription)
         return subscription
 
+    async def current_position(self) -> int:
+        """The id of the newest event: every event after it reaches a stream opened now."""
+        if self._poller is not None and not self._poller.done():
+            return self.position  # what it has not read yet goes to every new subscription
+        return await run_sync(last_event_id)()
+
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 

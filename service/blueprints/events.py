@@ -98,9 +98,14 @@ async def _stream(
 
 
 async def _event_response(workspace_id: str | None) -> Response:
+    feed = _feed()
     resume_after = _last_event_id()
+    if resume_after is None:
+        # The stream starts from here, before the headers go out: a client that reads the
+        # state once the stream is open misses nothing written before its body began.
+        resume_after = await feed.current_position()
     response = Response(
-        _stream(_feed(), viewer().scope, workspace_id, resume_after),
+        _stream(feed, viewer().scope, workspace_id, resume_after),
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

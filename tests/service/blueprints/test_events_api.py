@@ -120,6 +120,25 @@ async def test_last_event_id_resumes_without_losing_an_event(client: QuartClient
     ]
 
 
+async def test_a_change_made_while_the_stream_opens_is_not_lost(
+    client: QuartClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client that reads the state once the headers arrive (the CLI, the dashboard) must get
+    # every later change, even one written before the server had subscribed its stream.
+    feed = client.app.extensions[events_module.EXTENSION_KEY]
+    subscribe = feed.subscribe
+
+    async def subscribe_late(*args: Any) -> Any:
+        await create_workspace(client, "raced")  # lands after the headers, before subscribing
+        return await subscribe(*args)
+
+    monkeypatch.setattr(feed, "subscribe", subscribe_late)
+
+    events = await read_events(client, EVENTS, ALICE, count=2)
+
+    assert summary(events) == [("workspace.status", "creating"), ("operation.created", "pending")]
+
+
 async def test_a_malformed_last_event_id_is_refused(client: QuartClient) -> None:
     response = await client.get(EVENTS, headers={**ALICE, "Last-Event-ID": "yesterday"})
 
