@@ -107,7 +107,8 @@ class Api:
 
     def events(self, path: str, last_event_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Server-sent events of `path` as dicts: id, event and the parsed data; first
-        `{"event": "open"}` once the stream is open."""
+        `{"event": "open"}` once the stream is open and `{"event": "heartbeat"}` for each of the
+        server's keep-alive comments."""
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
         timeout = httpx.Timeout(10.0, read=60.0)  # heartbeats come every 15 s
         for response in self.stream(path, headers=headers, timeout=timeout):
@@ -119,7 +120,9 @@ class Api:
                         if "data" in fields:
                             yield {**fields, "data": json.loads(fields["data"])}
                         fields = {}
-                    elif not line.startswith(":") and ":" in line:
+                    elif line.startswith(":"):
+                        yield {"event": "heartbeat", "data": {}}
+                    elif ":" in line:
                         name, _, value = line.partition(":")
                         fields[name] = value.removeprefix(" ")
             finally:

@@ -49,10 +49,11 @@ def wait_for_operation(
 ) -> dict[str, Any]:
     """Follow the workspace's events until the operation finishes; its progress lines go to
     `say`. The operation is read again once the stream is open, so that an end that came
-    before the stream opened is not missed."""
+    before the stream opened is not missed, and at each heartbeat, so that a lost event
+    costs one heartbeat's wait rather than the whole wait."""
     seen_lines: set[str] = set()
     for event in api.events(f"/workspaces/{workspace_id}/events"):
-        if event["event"] == "open":
+        if event["event"] in ("open", "heartbeat"):
             operation = api.get(f"/operations/{operation_id}")
             if operation["status"] in FINISHED:
                 return operation  # type: ignore[no-any-return]
