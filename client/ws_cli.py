@@ -22,6 +22,7 @@ from client.output import (
     table,
     workspace_rows,
 )
+from client.trash_cli import cmd_purge, cmd_trash, undelete_request
 from client.workspaces import list_workspaces, progress_to_stderr, resolve, wait_for_operation
 
 OK, FAILED, USAGE, NOT_FOUND, REFUSED = 0, 1, 2, 3, 4
@@ -92,8 +93,14 @@ def _action(name: str) -> Command:
 
 def cmd_delete(api: Api, args: argparse.Namespace) -> int:
     workspace = resolve(api, args.workspace)
-    accepted = api.call("DELETE", f"/workspaces/{workspace['id']}")
+    query = {"keep": "true"} if args.keep else None
+    accepted = api.call("DELETE", f"/workspaces/{workspace['id']}", params=query)
     return _finish(api, args, accepted, f"delete {workspace['name']}")
+
+
+def cmd_undelete(api: Api, args: argparse.Namespace) -> int:
+    accepted, what = undelete_request(api, args)
+    return _finish(api, args, accepted, what)
 
 
 def cmd_snapshot(api: Api, args: argparse.Namespace) -> int:
@@ -182,7 +189,14 @@ def _parser() -> argparse.ArgumentParser:
     add("get", cmd_get, "show one workspace").add_argument("workspace")
     for action in ("start", "stop", "restart", "rebuild"):
         add(action, _action(action), f"{action} a workspace", wait=True).add_argument("workspace")
-    add("delete", cmd_delete, "delete a workspace", wait=True).add_argument("workspace")
+    delete = add("delete", cmd_delete, "delete a workspace", wait=True)
+    delete.add_argument("workspace")
+    delete.add_argument("--keep", action="store_true", help="keep it in the trash, restorable")
+    add("trash", cmd_trash, "deleted workspaces you can still undelete")
+    undelete = add("undelete", cmd_undelete, "bring a workspace back from the trash", wait=True)
+    undelete.add_argument("workspace", help="its name or id in the trash")
+    undelete.add_argument("--as", dest="rename", help="a new name, if the old one is taken")
+    add("purge", cmd_purge, "remove a workspace from the trash now").add_argument("workspace")
     snapshot = add("snapshot", cmd_snapshot, "take a snapshot", wait=True)
     snapshot.add_argument("workspace")
     snapshot.add_argument("snapshot", nargs="?", help="the snapshot's name")

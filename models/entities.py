@@ -44,6 +44,8 @@ def define_entities(db: Database) -> Entities:
         schedule_checked_at = Optional(datetime, column="schedule_checked_at", nullable=True)
         idle_timeout_seconds = Optional(int, column="idle_timeout_seconds", nullable=True)
         last_activity_at = Optional(datetime, column="last_activity_at", nullable=True)
+        trash_snapshot_id = Optional(str, column="trash_snapshot_id", nullable=True)
+        purge_after = Optional(datetime, column="purge_after", nullable=True)
 
     class Operation(db.Entity):  # type: ignore[name-defined]
         _table_ = "operations"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pony.orm import db_session
 
 from models.records import sql_time, utcnow
 from models.store import active
+from models.trash import FINAL_SNAPSHOT_NAME, KEEP_FOR, KEEPABLE
 from models.work import ACCESS_TYPES_SQL
 
 
@@ -20,16 +22,17 @@ class Requeue:
 
 
 @db_session(immediate=True)
-def expire_workspaces(limit: int) -> list[Requeue]:
+def expire_workspaces(limit: int, keep_for: int = 0) -> list[Requeue]:
     """Move up to `limit` expired workspaces to `deleting`, each with a pending delete operation.
 
-    The scan is served by the partial index `workspaces_expiry`, so its cost follows the number
-    of expired rows, not the size of the table.
+    With `keep_for` (the trash's retention, docs/trash.md), a running or stopped workspace's
+    delete first takes a final snapshot, kept that long. The scan is served by the partial index
+    `workspaces_expiry`, so its cost follows the number of expired rows, not the table's size.
     """
     db = active().db
     now = utcnow()
     rows = db.select(
-        """SELECT id, owner FROM workspaces
+        """SELECT id, owner, status FROM workspaces
         WHERE expires_at IS NOT NULL AND status <> 'deleting' AND status <> 'deleted'
           AND expires_at <= $now
         LIMIT $limit
@@ -43,21 +46,39 @@ def expire_workspaces(limit: int) -> list[Requeue]:
     connection = db.get_connection()
     connection.executemany(
         "UPDATE workspaces SET status = 'deleting', updated_at = ? WHERE id = ?",
-        [(stamp, workspace_id) for workspace_id, _ in rows],
+        [(stamp, workspace_id) for workspace_id, _, _ in rows],
     )
     connection.executemany(
         "UPDATE operations SET status = 'failed', completed_at = ?,"
         " error = 'cancelled: the workspace expired'"
         " WHERE workspace_id = ? AND status = 'pending'",
-        [(stamp, workspace_id) for workspace_id, _ in rows],
+        [(stamp, workspace_id) for workspace_id, _, _ in rows],
     )
-    deletes = [(str(uuid.uuid4()), workspace_id, owner) for workspace_id, owner in rows]
+    keepable = {status.value for status in KEEPABLE} if keep_for else set()
+    detail = json.dumps({KEEP_FOR: keep_for})
+    deletes = []
+    for workspace_id, owner, status in rows:
+        snapshot_id = str(uuid.uuid4()) if status in keepable else None
+        deletes.append((str(uuid.uuid4()), workspace_id, owner, snapshot_id))
     connection.executemany(
         "INSERT INTO operations (id, workspace_id, owner, operation_type, status, started_at,"
-        " attempts) VALUES (?, ?, ?, 'delete', 'pending', ?, 0)",
-        [(op_id, workspace_id, owner, stamp) for op_id, workspace_id, owner in deletes],
+        " attempts, requested_by, reason, target_id, detail)"
+        " VALUES (?, ?, ?, 'delete', 'pending', ?, 0, 'janitor', 'ttl expired', ?, ?)",
+        [
+            (op_id, workspace_id, owner, stamp, snapshot_id, detail if snapshot_id else None)
+            for op_id, workspace_id, owner, snapshot_id in deletes
+        ],
     )
-    return [Requeue(op_id, "delete") for op_id, _, _ in deletes]
+    connection.executemany(
+        "INSERT INTO snapshots (id, workspace_id, owner, name, status, created_at)"
+        " VALUES (?, ?, ?, ?, 'creating', ?)",
+        [
+            (snapshot_id, workspace_id, owner, FINAL_SNAPSHOT_NAME, stamp)
+            for _, workspace_id, owner, snapshot_id in deletes
+            if snapshot_id
+        ],
+    )
+    return [Requeue(op_id, "delete") for op_id, _, _, _ in deletes]
 
 
 @dataclass(frozen=True)
@@ -118,9 +139,11 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
 
 @db_session
 def live_workspace_ids(provider: str) -> set[str]:
-    """Workspaces of a provider that should have resources (for drift repair)."""
+    """Workspaces of a provider that should have resources (for drift repair): the trash's
+    keep their final snapshot."""
     rows = active().db.select(
-        "SELECT id FROM workspaces WHERE provider = $provider AND status <> 'deleted'",
+        "SELECT id FROM workspaces WHERE provider = $provider"
+        " AND (status <> 'deleted' OR trash_snapshot_id IS NOT NULL)",
         {},
         {"provider": provider},
     )

@@ -70,6 +70,7 @@ class Settings:
     webhook_retry_base: float = 10.0
     expiry_warning: int = 3600
     idle_timeout: int = 0  # seconds without activity before a running workspace stops; 0 never
+    trash_retention: int = 7 * 24 * 3600  # how long the trash keeps a deleted workspace; 0: off
     task_history: bool = True  # off: the consumer records no task history (for benchmarks)
     task_history_max_events: int = 200_000
     # Observability: /metrics on or off (the benchmark measures both); the consumer's wake-up.
@@ -161,6 +162,7 @@ class Settings:
             webhook_retry_base=reader.positive_float("VM_API_WEBHOOK_RETRY_BASE", 10.0),
             expiry_warning=reader.non_negative_int("VM_API_EXPIRY_WARNING", 3600),
             idle_timeout=reader.non_negative_int("VM_API_IDLE_TIMEOUT", 0),
+            trash_retention=reader.non_negative_int("VM_API_TRASH_RETENTION", 7 * 24 * 3600),
             task_history=reader.flag("VM_API_TASK_HISTORY", True),
             task_history_max_events=reader.positive_int("VM_API_TASK_HISTORY_MAX_EVENTS", 200000),
             metrics_enabled=reader.flag("VM_API_METRICS", True),

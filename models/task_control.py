@@ -18,7 +18,7 @@ from models.states import (
 )
 from models.store import active
 from models.work import _apply_failure
-from models.workspaces import Limits, _new_operation, request_action
+from models.workspaces import Limits, new_operation, request_action
 
 PENDING = OperationStatus.PENDING.value
 RETRYABLE = (OperationStatus.FAILED.value, OperationStatus.CANCELLED.value)
@@ -129,7 +129,7 @@ def _retry_create(ws: Any, op: Any) -> tuple[WorkspaceRecord, OperationRecord]:
     ws.status = WorkspaceStatus.CREATING.value
     ws.error_message = None
     ws.updated_at = now
-    new = _new_operation(ws, OperationType.CREATE, now, op.target_id)
+    new = new_operation(ws, OperationType.CREATE, now, op.target_id)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(new)
 
 

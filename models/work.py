@@ -24,6 +24,7 @@ from models.states import (
     transitional_status,
 )
 from models.store import active
+from models.trash import is_purge, keep_for, keep_in_trash
 
 # Exec, terminal and file operations never hold a workspace: a stop may run beside a terminal.
 ACCESS_TYPES_SQL = ", ".join(f"'{kind.value}'" for kind in AccessType)
@@ -94,8 +95,11 @@ def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefuse
 
 def _stale_reason(op: Any, ws: Any) -> str | None:
     """Why an operation no longer applies to its workspace, if it does not."""
-    if ws is None or ws.status == WorkspaceStatus.DELETED.value:
+    if ws is None:
         return "the workspace no longer exists"
+    if ws.status == WorkspaceStatus.DELETED.value:
+        # A purge removes what a trash entry left behind: its workspace is deleted already.
+        return None if is_purge(op) else "the workspace no longer exists"
     expected = transitional_status(OperationType(op.operation_type))
     if expected is None:
         if ws.status == WorkspaceStatus.DELETING.value:
@@ -146,7 +150,7 @@ def complete_operation(operation_id: str, outcome: Outcome) -> bool:
         ws.error_message = None
         if final is WorkspaceStatus.DELETED:
             ws.deleted_at = now
-            _drop_snapshots(ws.id, now)
+            _drop_snapshots(ws.id, now, keep=keep_in_trash(ws, op, outcome.size_bytes, now))
     ws.updated_at = now
     snapshot = _snapshot_of(op)
     if snapshot is not None and action is OperationType.SNAPSHOT:
@@ -158,10 +162,10 @@ def complete_operation(operation_id: str, outcome: Outcome) -> bool:
     return True
 
 
-def _drop_snapshots(workspace_id: str, now: Any) -> None:
+def _drop_snapshots(workspace_id: str, now: Any, keep: str | None = None) -> None:
     Snapshot = active().entities.Snapshot
     for snapshot in Snapshot.select(
-        lambda s: s.workspace_id == workspace_id and s.deleted_at is None
+        lambda s: s.workspace_id == workspace_id and s.deleted_at is None and s.id != keep
     ):
         snapshot.deleted_at = now
 
@@ -187,9 +191,14 @@ def _apply_failure(op: Any, ws: Any, error: str, now: Any) -> None:
         ws.error_message = error
         ws.updated_at = now
     snapshot = _snapshot_of(op)
-    if snapshot is not None and action is OperationType.SNAPSHOT:
+    kept = action is OperationType.DELETE and keep_for(op) > 0
+    if snapshot is not None and (action is OperationType.SNAPSHOT or kept):
         snapshot.status = SnapshotStatus.FAILED.value
         snapshot.error = error
+    if kept and in_transition and op.requested_by == "janitor":
+        # Its final snapshot failed, so the workspace stays; with its expiry cleared the
+        # janitor does not try again every run: the owner decides (docs/trash.md).
+        ws.expires_at = None
 
 
 @db_session(immediate=True)

@@ -52,7 +52,7 @@ class Limits:
     max_running: int = 0
 
 
-def _new_operation(
+def new_operation(
     ws: Any,
     action: OperationType,
     now: datetime,
@@ -75,7 +75,7 @@ def _new_operation(
     )
 
 
-def _live_count(owner: str, statuses: frozenset[WorkspaceStatus] | None = None) -> int:
+def live_count(owner: str, statuses: frozenset[WorkspaceStatus] | None = None) -> int:
     Workspace = active().entities.Workspace
     if statuses is None:
         return count(w for w in Workspace if w.owner == owner and w.status != DELETED)
@@ -93,9 +93,9 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
     owner, name = new.owner, new.name
     if Workspace.exists(lambda w: w.owner == owner and w.name == name and w.status != DELETED):
         raise NameTaken(name)
-    if limits.max_workspaces and _live_count(new.owner) >= limits.max_workspaces:
+    if limits.max_workspaces and live_count(new.owner) >= limits.max_workspaces:
         raise QuotaExceeded(f"workspace limit reached ({limits.max_workspaces} per user)")
-    if limits.max_running and _live_count(new.owner, ACTIVE_STATUSES) >= limits.max_running:
+    if limits.max_running and live_count(new.owner, ACTIVE_STATUSES) >= limits.max_running:
         raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
     now = utcnow()
     ws = Workspace(
@@ -119,7 +119,7 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         idle_timeout_seconds=new.idle_timeout_seconds,
         last_activity_at=now,
     )
-    op = _new_operation(ws, OperationType.CREATE, now, None)
+    op = new_operation(ws, OperationType.CREATE, now, None)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
 
 
@@ -159,7 +159,7 @@ def request_action(
         limits.max_running
         and brings_up
         and not counted
-        and (_live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running)
+        and (live_count(ws.owner, ACTIVE_STATUSES) >= limits.max_running)
     ):
         raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
     if action is OperationType.DELETE:
@@ -170,7 +170,7 @@ def request_action(
         ws.updated_at = now
     if requested_by is None:  # a person's action is activity; the janitor's and schedule's not
         ws.last_activity_at = now
-    op = _new_operation(ws, action, now, target_id, requested_by, reason)
+    op = new_operation(ws, action, now, target_id, requested_by, reason)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
 
 
@@ -227,4 +227,4 @@ def update_workspace(
 
 @db_session
 def usage(owner: str) -> dict[str, int]:
-    return {"workspaces": _live_count(owner), "running": _live_count(owner, ACTIVE_STATUSES)}
+    return {"workspaces": live_count(owner), "running": live_count(owner, ACTIVE_STATUSES)}

@@ -23,6 +23,7 @@ from service.blueprints import (
     snapshots,
     templates,
     terminal,
+    trash,
     workspace_exec,
     workspace_files,
     workspace_logs,
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> Quart:
         workspace_exec,
         workspace_logs,
         workspace_files,
+        trash,
     ):
         app.register_blueprint(module.blueprint)
     install_read_lane(app)

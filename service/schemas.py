@@ -272,8 +272,10 @@ class Limits(BaseModel):
 
 
 class Usage(BaseModel):
-    workspaces: int
+    workspaces: int = Field(description="live workspaces: what max_workspaces counts")
     running: int
+    trash: int = Field(description="deleted workspaces kept in the trash: no limit counts them")
+    trash_bytes: int = Field(description="the size of their final snapshots")
 
 
 class Me(BaseModel):

@@ -1,4 +1,5 @@
-"""The janitor: TTL enforcement, and repair of drift between the database and the providers.
+"""The janitor: TTL enforcement (through the trash), and repair of drift between the database
+and the providers.
 
 It does no slow provider work for expired workspaces itself: it marks them `deleting` and
 enqueues their cleanup, in batches, each batch enqueued after its transaction commits.
@@ -14,6 +15,7 @@ from models.idempotency import purge_expired_keys
 from models.maintenance import expire_workspaces, live_workspace_ids, running_workspace_ids
 from models.settings import PROVIDERS, Settings
 from models.tickets import purge_expired_tickets
+from models.trash import PURGE_BATCH, purge_due_trash
 from models.webhooks import purge_deliveries
 from models.work import mark_vanished
 from tasks import metrics
@@ -39,12 +41,13 @@ class JanitorReport:
     scheduled: int = 0
     idle_stopped: int = 0
     terminal_tickets_purged: int = 0
+    trash_purged: int = 0
 
 
-def expire(batch: int = BATCH) -> int:
+def expire(batch: int = BATCH, keep_for: int = 0) -> int:
     total = 0
     while True:
-        requeue = expire_workspaces(batch)
+        requeue = expire_workspaces(batch, keep_for)
         if requeue:
             enqueue_operations([(item.operation_id, item.operation_type) for item in requeue])
         total += len(requeue)
@@ -86,9 +89,22 @@ def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) ->
                 report.vanished += 1
 
 
+def purge_trash() -> int:
+    """Trash entries past their retention: out of the trash now, their leftovers queued."""
+    total = 0
+    while True:
+        purges = purge_due_trash()
+        if purges:
+            enqueue_operations(purges)
+        total += len(purges)
+        if len(purges) < PURGE_BATCH:
+            return total
+
+
 def run_janitor(settings: Settings) -> JanitorReport:
     report = JanitorReport(
-        expired=expire(),
+        expired=expire(keep_for=settings.trash_retention),
+        trash_purged=purge_trash(),
         idempotency_keys_purged=purge_expired_keys(),
         events_purged=purge_events(),
         webhooks_purged=purge_deliveries(),

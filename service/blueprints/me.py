@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app
 from quart_schema import document_response
 
-from models.workspaces import usage
+from models.trash import usage_with_trash
 from service.auth import require_user, viewer
 from service.read_lane import read
 from service.responses import json_response
@@ -28,6 +28,6 @@ async def get_me() -> Response:
                 "max_workspaces": settings.max_workspaces_per_user or None,
                 "max_running": settings.max_running_per_user or None,
             },
-            "usage": await read(usage, me.user),
+            "usage": await read(usage_with_trash, me.user),
         }
     )

@@ -13,6 +13,7 @@ from models.reads import select_workspace_json, select_workspaces_json
 from models.records import OperationRecord, WorkspaceRecord
 from models.settings import Settings
 from models.states import VISIBLE_STATUSES, OperationType
+from models.trash import request_kept_delete
 from models.workspaces import (
     UNSET,
     Limits,
@@ -174,11 +175,27 @@ async def patch_workspace(workspace_id: str, data: WorkspaceUpdate) -> Response:
 @document_response(Error, 404)
 @require_user
 async def delete_workspace(workspace_id: str) -> Response:
-    """`?force=true` takes the workspace out of the database at once (docs/force-delete.md)."""
-    params.check_known(request.args, ("force",))
-    if params.flag(request.args, "force"):
+    """`?force=true` takes the workspace out of the database at once (docs/force-delete.md);
+    `?keep=true` keeps it in the trash with a final snapshot (docs/trash.md)."""
+    params.check_known(request.args, ("force", "keep"))
+    force, keep = params.flag(request.args, "force"), params.flag(request.args, "keep")
+    if force and keep:
+        raise APIError(400, "VALIDATION_ERROR", "force and keep exclude each other", field="keep")
+    if force:
         return await force_delete(params.path_uuid(workspace_id), _settings())
+    if keep:
+        return await _delete_keeping(workspace_id)
     return await _act(workspace_id, OperationType.DELETE)
+
+
+async def _delete_keeping(workspace_id: str) -> Response:
+    retention = _settings().trash_retention
+    if not retention:
+        raise APIError(409, "TRASH_OFF", "this server keeps no trash (VM_API_TRASH_RETENTION=0)")
+    workspace, operation = await run_sync(request_kept_delete)(
+        params.path_uuid(workspace_id), viewer().scope, retention
+    )
+    return await accepted(workspace, operation)
 
 
 async def _act(workspace_id: str, action: OperationType) -> Response:

@@ -56,8 +56,9 @@ class Provider(Protocol):
         a previous attempt built."""
         ...
 
-    def destroy(self, workspace_id: str) -> None:
-        """Remove the workspace and its snapshots; nothing left is success."""
+    def destroy(self, workspace_id: str, keep_snapshot: str | None = None) -> None:
+        """Remove the workspace and its snapshots (all but `keep_snapshot`, which the trash
+        keeps); nothing left is success."""
         ...
 
     def start(self, workspace_id: str) -> None: ...
@@ -71,7 +72,9 @@ class Provider(Protocol):
         ...
 
     def snapshot(self, workspace_id: str, snapshot_id: str) -> int:
-        """Capture the workspace's state; returns the snapshot's size in bytes."""
+        """Capture the workspace's state; returns the snapshot's size in bytes. A snapshot
+        already taken is not taken again (a retried keeping delete may find the workspace
+        gone and its snapshot there)."""
         ...
 
     def restore(

@@ -29,6 +29,7 @@ from tasks.providers.docker_images import (
     LABEL_WORKSPACE,
     ensure_image,
     prune_deleted_snapshots,
+    remove_other_snapshot_images,
     remove_snapshot_images,
     snapshot_ref,
     snapshot_size,
@@ -306,13 +307,19 @@ class DockerProvider:
             return None
         return self._run(client, spec, existing.attrs["Config"]["Image"], existing)
 
-    def destroy(self, workspace_id: str) -> None:
+    def destroy(self, workspace_id: str, keep_snapshot: str | None = None) -> None:
+        kept_volume = snapshot_volume_name(workspace_id, keep_snapshot) if keep_snapshot else None
+
         def body(client: Client) -> None:
             self._remove(client, workspace_id)
             remove_helpers(client, self.service_label, workspace_id)
-            remove_snapshot_images(client, workspace_id)
+            if keep_snapshot is None:
+                remove_snapshot_images(client, workspace_id)
+            else:
+                remove_other_snapshot_images(client, workspace_id, keep_snapshot)
             for name in workspace_volumes(client, self.service_label, workspace_id):
-                remove_volume(client, name)
+                if name != kept_volume:
+                    remove_volume(client, name)
 
         self._op(f"remove container {container_name(workspace_id)}", body)
 

@@ -116,6 +116,27 @@ def remove_snapshot_images(client: docker.DockerClient, workspace_id: str) -> No
     raise ProviderError(f"could not remove every snapshot image of workspace {workspace_id}")
 
 
+def remove_other_snapshot_images(
+    client: docker.DockerClient, workspace_id: str, keep_snapshot: str
+) -> None:
+    """Remove every snapshot image of the workspace but one (the trash's); the kept image's
+    ancestors refuse (409) and stay, as they must."""
+    kept = client.images.get(snapshot_ref(workspace_id, keep_snapshot)).id
+    for _ in range(50):
+        removed = 0
+        for image in snapshot_images(client, workspace_id):
+            if image.id == kept:
+                continue
+            try:
+                client.images.remove(image.id, force=True)
+                removed += 1
+            except docker.errors.APIError as e:
+                if e.status_code not in (404, 409):
+                    raise
+        if not removed:
+            return
+
+
 def prune_deleted_snapshots(client: docker.DockerClient, workspace_id: str) -> None:
     """delete_snapshot() only untags an image a container still runs from; once that container
     is gone, the untagged image can go too."""

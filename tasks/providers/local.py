@@ -80,10 +80,16 @@ class LocalProvider:
             shutil.rmtree(scratch, ignore_errors=True)
         return self._provisioned(spec.id)
 
-    def destroy(self, workspace_id: str) -> None:
+    def destroy(self, workspace_id: str, keep_snapshot: str | None = None) -> None:
         self._clear_scratch(workspace_id)
         shutil.rmtree(self._path(workspace_id), ignore_errors=True)
-        shutil.rmtree(self.snapshot_root / _checked_id(workspace_id), ignore_errors=True)
+        if keep_snapshot is None:
+            shutil.rmtree(self.snapshot_root / _checked_id(workspace_id), ignore_errors=True)
+            return
+        kept = self._archive(workspace_id, keep_snapshot)
+        for archive in kept.parent.glob("*"):
+            if archive != kept:
+                archive.unlink(missing_ok=True)
 
     def _require(self, workspace_id: str) -> Path:
         path = self._path(workspace_id)
@@ -110,8 +116,10 @@ class LocalProvider:
         return self.snapshot_root / _checked_id(workspace_id) / f"{_checked_id(snapshot_id)}.tar.gz"
 
     def snapshot(self, workspace_id: str, snapshot_id: str) -> int:
-        source = self._require(workspace_id)
         archive = self._archive(workspace_id, snapshot_id)
+        if archive.is_file() and not self._path(workspace_id).is_dir():
+            return archive.stat().st_size  # taken, then the folder removed: a retried delete
+        source = self._require(workspace_id)
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_suffix(".partial")
         with tarfile.open(partial, "w:gz") as tar:

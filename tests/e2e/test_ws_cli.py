@@ -97,3 +97,27 @@ def test_another_user_cannot_name_my_workspace(service: RunningService) -> None:
     assert ws(service, "get", "private", user="bob").returncode == 3
     assert ws(service, "delete", "private", user="bob").returncode == 3
     assert ws_json(service, "get", "private")["status"] == "running"
+
+
+def test_delete_keep_then_undelete_under_a_new_name_and_purge(service: RunningService) -> None:
+    assert ws(service, "create", "notes").returncode == 0
+    kept = ws(service, "delete", "notes", "--keep")
+    assert kept.returncode == 0, kept.stderr
+    assert ws(service, "create", "notes").returncode == 0  # the name is free meanwhile
+
+    listed = ws(service, "trash")
+    assert listed.returncode == 0
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:2] == ["NAME", "ID"] and row.split()[0] == "notes"
+    taken = ws(service, "undelete", "notes")
+    assert taken.returncode == 4 and "NAME_TAKEN" in taken.stderr
+    back = ws(service, "undelete", "notes", "--as", "notes-old")
+    assert back.returncode == 0, back.stderr
+    assert ws_json(service, "get", "notes-old")["status"] == "running"
+    assert ws(service, "trash").stdout.strip() == "the trash is empty"
+
+    assert ws(service, "delete", "notes-old", "--keep").returncode == 0
+    purged = ws(service, "purge", "notes-old")
+    assert purged.returncode == 0 and "out of the trash" in purged.stdout
+    assert ws_json(service, "trash") == []
+    assert ws(service, "purge", "notes-old").returncode == 3

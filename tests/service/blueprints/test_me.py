@@ -16,7 +16,7 @@ async def test_me_without_limits(client: QuartClient) -> None:
         "user": "alice",
         "admin": False,
         "limits": {"max_workspaces": None, "max_running": None},
-        "usage": {"workspaces": 0, "running": 0},
+        "usage": {"workspaces": 0, "running": 0, "trash": 0, "trash_bytes": 0},
     }
 
 
@@ -39,14 +39,24 @@ async def test_usage_counts_live_and_active_workspaces_of_the_caller(client: Qua
 
     usage = (await get_json(client, ME))["usage"]
 
-    assert usage == {"workspaces": 2, "running": 1}  # a stopped one is not running
+    assert usage == {
+        "workspaces": 2,
+        "running": 1,
+        "trash": 0,
+        "trash_bytes": 0,
+    }  # stopped: not running
 
 
 async def test_deleted_workspaces_do_not_count(client: QuartClient, immediate: None) -> None:
     created = await create_workspace(client, "gone")
     await client.delete(f"/api/v1/workspaces/{created['id']}", headers=ALICE)
 
-    assert (await get_json(client, ME))["usage"] == {"workspaces": 0, "running": 0}
+    assert (await get_json(client, ME))["usage"] == {
+        "workspaces": 0,
+        "running": 0,
+        "trash": 0,
+        "trash_bytes": 0,
+    }
 
 
 @pytest.mark.parametrize("overrides", [{"admins": frozenset({"root"})}])

@@ -29,6 +29,7 @@ BODIES = {
     ("PATCH", "/api/v1/workspaces/<workspace_id>"): {"name": "renamed"},
     ("POST", "/api/v1/workspaces/<workspace_id>/snapshots"): {"name": "theirs"},
     ("POST", "/api/v1/workspaces/<workspace_id>/exec"): {"command": ["true"]},
+    ("POST", "/api/v1/trash/<trash_id>/restore"): {"name": "back"},
 }
 # A valid query string for each route that needs one.
 QUERIES = {"/api/v1/workspaces/<workspace_id>/files": {"path": "."}}
@@ -112,7 +113,13 @@ async def _objects_of_alice(client: QuartClient) -> dict[str, str]:
     assert response.status_code == 202
     run_queued()
     snapshot = await response.get_json()
+    kept = await create_workspace(client, "alices-deleted")
+    run_queued()
+    response = await client.delete(f"/api/v1/workspaces/{kept['id']}?keep=true", headers=ALICE)
+    assert response.status_code == 202
+    run_queued()
     return {
+        "trash_id": kept["id"],
         "workspace_id": workspace["id"],
         "snapshot_id": snapshot["id"],
         "operation_id": snapshot["operation_id"],
