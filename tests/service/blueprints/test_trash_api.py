@@ -6,6 +6,7 @@ consumer is tests/e2e/test_trash_process.py.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -198,3 +199,21 @@ async def test_only_a_whole_workspace_can_be_kept(client: QuartClient) -> None:
         "INVALID_STATE",
     )
     assert body["status"] == "creating"
+
+
+async def test_a_failed_final_snapshot_keeps_the_workspace(
+    client: QuartClient, settings: Settings
+) -> None:
+    workspace = await _workspace_with_a_note(client, "vanishing")
+    _expire_now(workspace["id"])
+    run_janitor(settings)
+    # Its folder goes before the final snapshot can be taken.
+    shutil.rmtree(settings.resolved_data_dir / "workspaces" / workspace["id"])
+    run_queued()
+
+    kept = await get_json(client, f"/api/v1/workspaces/{workspace['id']}")
+    assert kept["status"] == "failed"
+    assert kept["error_message"].startswith("the final snapshot failed, so the workspace was kept")
+    assert kept["expires_at"] is None  # the janitor does not try again every run
+    assert run_janitor(settings).expired == 0
+    assert (await get_json(client, "/api/v1/trash"))["items"] == []
