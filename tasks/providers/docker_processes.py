@@ -9,6 +9,7 @@ and every host here), and a second exec of `kill` inside the container ends it.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -47,6 +48,17 @@ def kill_exec(client: docker.DockerClient, container: str, exec_id: str) -> bool
     with suppress(docker.errors.APIError, requests.exceptions.RequestException):
         killer = client.api.exec_create(container, ["sh", "-c", script], user="0")
         client.api.exec_start(killer["Id"])
-    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
-        return not client.api.exec_inspect(exec_id).get("Running")
-    return False
+    return _ended(client, exec_id)
+
+
+def _ended(client: docker.DockerClient, exec_id: str, wait: float = 5.0) -> bool:
+    # The daemon marks an exec finished when containerd's exit event reaches it, a moment after
+    # the process is gone: one look straight after the kill can still say Running (CI saw it).
+    deadline = time.monotonic() + wait
+    while True:
+        with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            if not client.api.exec_inspect(exec_id).get("Running"):
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
