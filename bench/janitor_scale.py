@@ -80,7 +80,7 @@ def child(root: Path, expected: int, traced: bool) -> dict[str, Any]:
         data_dir=root / "data",
         default_provider="local",
     )
-    store = open_store(settings.db_path)
+    store = open_store(settings.data_target)
     configure_queue(settings)
     # Open both connections first: a running worker has them already.
     with db_session:

@@ -150,7 +150,7 @@ def janitor(args: argparse.Namespace) -> None:
         settings = Settings(
             db_path=root / "vm.db", queue_path=root / "queue.db", data_dir=root / "data"
         )
-        open_store(settings.db_path)
+        open_store(settings.data_target)
         configure_queue(settings)
         huey.pending_count()
         profile = cProfile.Profile()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pony.orm import db_session
 
-from models.reads import OPERATION_COLUMNS, WORKSPACE_JSON, operation_from_row
+from models.dialect import workspace_json
+from models.reads import OPERATION_COLUMNS, operation_from_row
 from models.store import active
 
 # Events older than this are purged by the janitor; a stream resuming from further back starts
@@ -99,7 +101,7 @@ def _workspaces_json(ids: set[str]) -> dict[str, Any]:
         return {}
     marks, params = _placeholders(ids)
     rows = active().db.select(
-        f"SELECT id, {WORKSPACE_JSON} FROM workspaces WHERE id IN ({marks})", {}, params
+        f"SELECT id, {workspace_json()} FROM workspaces WHERE id IN ({marks})", {}, params
     )
     return {row[0]: json.loads(row[1]) for row in rows}
 
@@ -118,10 +120,11 @@ def _operations_json(ids: set[str]) -> dict[str, Any]:
 @db_session
 def purge_events(retention_seconds: int = RETENTION_SECONDS) -> int:
     """Events older than the retention; the newest one always stays (it holds the position)."""
+    # `at` is the database's own CURRENT_TIMESTAMP (UTC): compared as text on SQLite
+    before = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=retention_seconds)
     cursor = active().db.execute(
-        "DELETE FROM change_events WHERE at < datetime('now', $age)"
-        " AND id < (SELECT MAX(id) FROM change_events)",
+        "DELETE FROM change_events WHERE at < $before AND id < (SELECT MAX(id) FROM change_events)",
         {},
-        {"age": f"-{int(retention_seconds)} seconds"},
+        {"before": before.strftime("%Y-%m-%d %H:%M:%S")},
     )
     return int(cursor.rowcount)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from pony.orm import db_session
 
+from models.dialect import execute_many
 from models.records import sql_time, utcnow
 from models.store import active
 from models.trash import FINAL_SNAPSHOT_NAME, KEEP_FOR, KEEPABLE
@@ -43,12 +44,11 @@ def expire_workspaces(limit: int, keep_for: int = 0) -> list[Requeue]:
     if not rows:
         return []
     stamp = sql_time(now)
-    connection = db.get_connection()
-    connection.executemany(
+    execute_many(
         "UPDATE workspaces SET status = 'deleting', updated_at = ? WHERE id = ?",
         [(stamp, workspace_id) for workspace_id, _, _ in rows],
     )
-    connection.executemany(
+    execute_many(
         "UPDATE operations SET status = 'failed', completed_at = ?,"
         " error = 'cancelled: the workspace expired'"
         " WHERE workspace_id = ? AND status = 'pending'",
@@ -60,7 +60,7 @@ def expire_workspaces(limit: int, keep_for: int = 0) -> list[Requeue]:
     for workspace_id, owner, status in rows:
         snapshot_id = str(uuid.uuid4()) if status in keepable else None
         deletes.append((str(uuid.uuid4()), workspace_id, owner, snapshot_id))
-    connection.executemany(
+    execute_many(
         "INSERT INTO operations (id, workspace_id, owner, operation_type, status, started_at,"
         " attempts, requested_by, reason, target_id, detail)"
         " VALUES (?, ?, ?, 'delete', 'pending', ?, 0, 'janitor', 'ttl expired', ?, ?)",
@@ -69,7 +69,7 @@ def expire_workspaces(limit: int, keep_for: int = 0) -> list[Requeue]:
             for op_id, workspace_id, owner, snapshot_id in deletes
         ],
     )
-    connection.executemany(
+    execute_many(
         "INSERT INTO snapshots (id, workspace_id, owner, name, status, created_at)"
         " VALUES (?, ?, ?, ?, 'creating', ?)",
         [
@@ -129,7 +129,7 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
     requeue = retry + [(op_id, kind) for op_id, kind in lost]
     if requeue:
         stamp = sql_time(now)
-        db.get_connection().executemany(
+        execute_many(
             "UPDATE operations SET status = 'pending', heartbeat_at = NULL, enqueued_at = ?"
             " WHERE id = ? AND status IN ('pending', 'running')",
             [(stamp, op_id) for op_id, _ in requeue],

@@ -12,6 +12,7 @@ from typing import Any
 
 from pony.orm import db_session
 
+from models.dialect import workspace_json
 from models.errors import NotFound
 from models.pagination import decode_cursor, next_cursor
 from models.records import OperationRecord, Page, WorkspaceRecord, sql_time
@@ -25,31 +26,6 @@ WORKSPACE_COLUMNS = (
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
     "attempts, target_id, requested_by, reason, detail, progress, task_ids, request_id"
-)
-
-
-def _rfc3339_sql(column: str) -> str:
-    """Pony's stored text 'YYYY-MM-DD HH:MM:SS.ffffff' as records.rfc3339() writes it."""
-    return (
-        f"CASE WHEN {column} IS NULL THEN NULL"
-        f" ELSE substr({column}, 1, 10) || 'T' || substr({column}, 12, 12) || 'Z' END"
-    )
-
-
-# The workspace JSON built by SQLite (json1, in C): the API's hottest reads skip building
-# Python objects and serializing them. Same shape as WorkspaceRecord.to_json(); a test holds
-# the two together.
-WORKSPACE_JSON = (
-    "json_object("
-    "'id', id, 'name', name, 'owner', owner, 'repo_url', repo_url, 'template', template,"
-    " 'provider', provider, 'status', status,"
-    f" 'created_at', {_rfc3339_sql('created_at')}, 'updated_at', {_rfc3339_sql('updated_at')},"
-    f" 'ttl_seconds', ttl_seconds, 'expires_at', {_rfc3339_sql('expires_at')},"
-    " 'metadata', json(metadata), 'provider_id', provider_id,"
-    " 'connection_info', json(connection_info), 'error_message', error_message,"
-    " 'cpus', cpus, 'memory_mb', memory_mb, 'repo_ref', repo_ref,"
-    " 'schedule', json(schedule), 'idle_timeout_seconds', idle_timeout_seconds,"
-    f" 'last_activity_at', {_rfc3339_sql('last_activity_at')})"
 )
 
 
@@ -169,7 +145,7 @@ def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
 
 def select_workspace_json(workspace_id: str, owner: str | None) -> str:
     """The workspace as JSON text, for GET /api/v1/workspaces/{id}."""
-    return str(_visible_row(WORKSPACE_JSON, "workspaces", workspace_id, owner)[0])
+    return str(_visible_row(workspace_json(), "workspaces", workspace_id, owner)[0])
 
 
 def select_workspaces_json(
@@ -178,7 +154,7 @@ def select_workspaces_json(
     """A page of workspaces as a JSON array text, and the next page's cursor."""
     rows = select_page(
         "workspaces",
-        f"{WORKSPACE_JSON}, created_at, id",
+        f"{workspace_json()}, created_at, id",
         "created_at",
         {"owner": owner, "status": status},
         limit,

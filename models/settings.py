@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from models.engines import DatabaseTarget, DatabaseURLError, PostgresTarget, parse_database_url
+
 PROVIDERS = ("local", "docker")
 # Where the development header `x-user` is believed from (never through a proxy).
 DEV_IDENTITIES = ("loopback", "any", "off")
@@ -29,6 +31,10 @@ class Settings:
     db_path: Path = field(default_factory=lambda: Path("~/.vm/api/vm.db").expanduser())
     queue_path: Path | None = None
     queue_url: str | None = None
+    # VM_API_DATABASE_URL: the data on PostgreSQL instead of the SQLite file (models/engines.py)
+    database: PostgresTarget | None = None
+    backup_dir: Path | None = None  # where PostgreSQL dumps go (SQLite's sit beside the file)
+    pg_backup: bool = False  # the pre-start hook on PostgreSQL runs pg_dump first
     data_dir: Path | None = None
     janitor_interval: int = 300
     provisioner_interval: int = 10
@@ -91,6 +97,15 @@ class Settings:
         return self.dev_identity
 
     @property
+    def data_target(self) -> DatabaseTarget:
+        """Where the data lives: the PostgreSQL database when one is set, else the SQLite file."""
+        return self.database if self.database is not None else self.db_path
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database is not None
+
+    @property
     def resolved_queue_path(self) -> Path:
         return self.queue_path or self.db_path.parent / "queue.db"
 
@@ -98,6 +113,10 @@ class Settings:
     def resolved_task_history_path(self) -> Path:
         """huey's task history (huey.contrib.stats): beside the queue, never in the data file."""
         return self.task_history_path or self.db_path.parent / "task-history.db"
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir or self.resolved_data_dir / "backups"
 
     @property
     def resolved_metrics_dir(self) -> Path:
@@ -117,10 +136,18 @@ class Settings:
         queue_url = reader.optional("VM_API_QUEUE_URL")
         if queue_url is not None and not queue_url.startswith(("redis://", "rediss://")):
             raise ConfigError(f"VM_API_QUEUE_URL must be a redis:// URL, got {queue_url!r}")
+        database_url = reader.optional("VM_API_DATABASE_URL")
+        try:
+            database = parse_database_url(database_url) if database_url else None
+        except DatabaseURLError as exc:
+            raise ConfigError(f"VM_API_DATABASE_URL {exc}") from None
         settings = cls(
             host=host,
             port=port,
             db_path=db_path,
+            database=database,
+            backup_dir=reader.optional_path("VM_API_BACKUP_DIR"),
+            pg_backup=reader.flag("VM_API_PG_BACKUP", False),
             queue_path=reader.optional_path("VM_API_QUEUE_PATH"),
             queue_url=queue_url,
             data_dir=reader.optional_path("VM_API_DATA_DIR"),

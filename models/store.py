@@ -9,27 +9,37 @@ from pathlib import Path
 
 from pony.orm import Database
 
+from models.engines import DatabaseTarget, PostgresTarget
 from models.entities import Entities, define_entities
 
 BUSY_TIMEOUT_SECONDS = 30
+SQLITE = "sqlite"
+POSTGRES = "postgres"
 
 
 @dataclass(frozen=True)
 class Store:
     db: Database
     entities: Entities
-    path: Path
+    target: DatabaseTarget
+
+    @property
+    def engine(self) -> str:
+        return POSTGRES if isinstance(self.target, PostgresTarget) else SQLITE
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (callers that read or copy the file itself)."""
+        if not isinstance(self.target, Path):
+            raise RuntimeError("the data is on PostgreSQL: there is no database file")
+        return self.target
 
 
 _active: Store | None = None
 _lock = threading.Lock()
 
 
-def open_store(db_path: Path) -> Store:
-    """Bind a new Pony database to an already migrated SQLite file and make it the active one."""
-    global _active
-    db = Database()
-
+def _bind_sqlite(db: Database, db_path: Path) -> None:
     @db.on_connect(provider="sqlite")
     def _tune(_db: Database, connection: sqlite3.Connection) -> None:
         cursor = connection.cursor()
@@ -41,15 +51,37 @@ def open_store(db_path: Path) -> Store:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
 
-    entities = define_entities(db)
     db.bind(
         provider="sqlite",
         filename=str(db_path.resolve()),
         create_db=False,
         timeout=BUSY_TIMEOUT_SECONDS,
     )
+
+
+def _bind_postgres(db: Database, target: PostgresTarget) -> None:
+    @db.on_connect(provider="postgres")
+    def _tune(_db: Database, connection: object) -> None:
+        cursor = connection.cursor()  # type: ignore[attr-defined]
+        # Stored times are UTC without a zone (as on SQLite): CURRENT_TIMESTAMP must agree.
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute(f"SET lock_timeout = '{BUSY_TIMEOUT_SECONDS}s'")
+
+    db.bind(provider="postgres", **target.connect_kwargs)
+
+
+def open_store(target: DatabaseTarget) -> Store:
+    """Bind a new Pony database to an already migrated SQLite file or PostgreSQL database and
+    make it the active one."""
+    global _active
+    db = Database()
+    entities = define_entities(db)
+    if isinstance(target, PostgresTarget):
+        _bind_postgres(db, target)
+    else:
+        _bind_sqlite(db, target)
     db.generate_mapping(create_tables=False, check_tables=True)
-    store = Store(db=db, entities=entities, path=db_path)
+    store = Store(db=db, entities=entities, target=target)
     with _lock:
         if _active is not None:
             _active.db.disconnect()
@@ -61,6 +93,10 @@ def active() -> Store:
     if _active is None:
         raise RuntimeError("no database is bound: call models.store.open_store() first")
     return _active
+
+
+def on_postgres() -> bool:
+    return active().engine == POSTGRES
 
 
 def close_store() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pony.orm import db_session
 
-from models.store import BUSY_TIMEOUT_SECONDS, active
+from models.dialect import execute_many
+from models.store import BUSY_TIMEOUT_SECONDS, POSTGRES, active
 
 _connections = threading.local()
 
@@ -36,7 +37,11 @@ def record_task_ids(pairs: list[tuple[str, str]]) -> None:
     """Append each (operation id, task id): one transaction for the whole batch."""
     if not pairs:
         return
-    connection = _connection(active().path.resolve())
+    store = active()
+    if store.engine == POSTGRES:
+        _record_on_postgres(pairs)
+        return
+    connection = _connection(store.path.resolve())
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany(
@@ -48,6 +53,17 @@ def record_task_ids(pairs: list[tuple[str, str]]) -> None:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+@db_session
+def _record_on_postgres(pairs: list[tuple[str, str]]) -> None:
+    # The same trade as SQLite's synchronous=NORMAL above, for this transaction only.
+    active().db.execute("SET LOCAL synchronous_commit = off")
+    execute_many(
+        "UPDATE operations SET task_ids ="
+        " (COALESCE(task_ids, '[]')::jsonb || to_jsonb(?::text))::text WHERE id = ?",
+        [(task_id, operation_id) for operation_id, task_id in pairs],
+    )
 
 
 @db_session

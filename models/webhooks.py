@@ -17,7 +17,8 @@ from typing import Any
 from pony.orm import db_session
 
 from models.change_events import ChangeEvent, events_after
-from models.reads import WORKSPACE_JSON, stored_moment
+from models.dialect import execute_many, workspace_json
+from models.reads import stored_moment
 from models.records import rfc3339, sql_time, utcnow
 from models.store import active
 
@@ -67,7 +68,7 @@ def _webhook_of(event: ChangeEvent) -> tuple[str, dict[str, Any]] | None:
 
 def _workspace_json(workspace_id: str) -> dict[str, Any] | None:
     rows = active().db.select(
-        f"SELECT {WORKSPACE_JSON} FROM workspaces WHERE id = $workspace_id",
+        f"SELECT {workspace_json()} FROM workspaces WHERE id = $workspace_id",
         {},
         {"workspace_id": workspace_id},
     )
@@ -97,7 +98,7 @@ def _cursor() -> int:
 def _expiring(warning_seconds: int, now: datetime) -> list[str]:
     db = active().db
     rows = db.select(
-        f"SELECT id, expires_at, {WORKSPACE_JSON} FROM workspaces"
+        f"SELECT id, expires_at, {workspace_json()} FROM workspaces"
         " WHERE status NOT IN ('deleted', 'deleting') AND expires_at IS NOT NULL"
         " AND expires_at > $now AND expires_at <= $horizon"
         " AND (expiry_warned_for IS NULL OR expiry_warned_for <> expires_at)",
@@ -105,8 +106,8 @@ def _expiring(warning_seconds: int, now: datetime) -> list[str]:
         {"now": sql_time(now), "horizon": sql_time(now + timedelta(seconds=warning_seconds))},
     )
     made = []
-    for workspace_id, expires_at, workspace_json in rows:
-        made.append(_insert("workspace.expiring", json.loads(workspace_json), now))
+    for workspace_id, expires_at, body in rows:
+        made.append(_insert("workspace.expiring", json.loads(body), now))
         db.execute(
             "UPDATE workspaces SET expiry_warned_for = $expires_at WHERE id = $workspace_id",
             {},
@@ -187,7 +188,7 @@ def overdue_deliveries(grace_seconds: int) -> list[str]:
         )
     )
     if ids:
-        db.get_connection().executemany(
+        execute_many(
             "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?",
             [(sql_time(now), delivery_id) for delivery_id in ids],
         )

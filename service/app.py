@@ -146,6 +146,6 @@ def create_app(settings: Settings) -> Quart:
         app.register_blueprint(module.blueprint)
     install_read_lane(app)
     events.install_change_feed(app)
-    open_store(settings.db_path)
+    open_store(settings.data_target)
     configure_queue(settings)
     return app

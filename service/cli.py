@@ -93,7 +93,7 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 
     hold_running_lock(settings.db_path)
     _prestart(settings)
-    open_store(settings.db_path)
+    open_store(settings.data_target)
     configure_queue(settings)
     import tasks.worker  # noqa: F401  (registers every task)
     from tasks.consumer import create_consumer

@@ -13,16 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yoyo import get_backend, read_migrations
+from yoyo import get_backend
 
 from models.settings import Settings
 from service import runlock
 from service.backups import BackupError, copy_database, verify_database, write_backup
+from service.migration_sets import MIGRATIONS_DIR, migrations_for
 
 log = logging.getLogger("vm_api.prestart")
 NEW_DATABASE = "new-database"
-# Installed beside the packages (a data-only folder), as it is in the repository.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 class MigrationFailed(Exception):
@@ -82,8 +81,10 @@ def run_prestart(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> P
     and kept) and raises MigrationFailed naming the migration.
     """
     settings.check_writable()
+    if settings.database is not None:
+        return _run_on_postgres(settings, migrations_dir)
     db_path = settings.db_path
-    migrations = read_migrations(str(migrations_dir))
+    migrations = migrations_for("sqlite", migrations_dir)
     with runlock.exclusive(db_path, "migrate"):
         _undo_interrupted_run(db_path)
         existed = _has_tables(db_path)
@@ -111,6 +112,19 @@ def run_prestart(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> P
         _use_wal(db_path)
     log.info("applied migrations %s", ", ".join(applied))
     return PrestartResult(applied=applied, backup=backup)
+
+
+def _run_on_postgres(settings: Settings, migrations_dir: Path) -> PrestartResult:
+    from service.prestart_postgres import run_postgres_prestart
+
+    migrations = migrations_for("postgres", migrations_dir)
+    applied, dump, failure = run_postgres_prestart(settings, migrations, _apply)
+    if failure is not None:
+        kept = f"; pg_dump kept at {dump}" if dump else ""
+        raise MigrationFailed(f"{failure}; the migrations before it stay applied{kept}")
+    if applied:
+        log.info("applied migrations %s", ", ".join(applied))
+    return PrestartResult(applied=applied, backup=dump)
 
 
 def _use_wal(db_path: Path) -> None:

@@ -195,7 +195,7 @@ def cmd_tasks(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         print(f"vm-api tasks: no database at {settings.db_path}", file=sys.stderr)
         return 1
-    open_store(settings.db_path)
+    open_store(settings.data_target)
     configure_queue(settings)
     view = TaskView(settings)
     action = args.action

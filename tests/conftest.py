@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,19 +25,57 @@ from tasks.queue import configure_queue, huey
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_FILE = REPO_ROOT / "tests" / "data" / "templates.toml"
+# TEST_DATABASE_URL=postgresql://...: the suite again with the data on PostgreSQL, each test
+# in a schema of its own (read here: the fixture below clears VM_API_* from the environment).
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+_schemas: list[str] = []
+
+
+def test_database_url() -> str | None:
+    """A new, empty schema of TEST_DATABASE_URL's database for one test; None on SQLite."""
+    if TEST_DATABASE_URL is None:
+        return None
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    _schemas.append(schema)
+    return f"{TEST_DATABASE_URL}?schema={schema}"
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    base = Settings.from_env(
-        {
-            "VM_API_DB_PATH": str(tmp_path / "vm.db"),
-            "VM_API_DEFAULT_PROVIDER": "local",
-            "VM_API_ALLOW_DEV_USER_HEADER": "true",
-            "VM_API_ALLOW_FILE_REPOS": "true",
-            "VM_API_TEMPLATES_FILE": str(TEMPLATES_FILE),
-        }
-    )
-    return replace(base, **overrides)
+    env = {
+        "VM_API_DB_PATH": str(tmp_path / "vm.db"),
+        "VM_API_DEFAULT_PROVIDER": "local",
+        "VM_API_ALLOW_DEV_USER_HEADER": "true",
+        "VM_API_ALLOW_FILE_REPOS": "true",
+        "VM_API_TEMPLATES_FILE": str(TEMPLATES_FILE),
+    }
+    database_url = test_database_url()
+    if database_url is not None:
+        env["VM_API_DATABASE_URL"] = database_url
+    return replace(Settings.from_env(env), **overrides)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if TEST_DATABASE_URL is None:
+        return
+    skip = pytest.mark.skip(reason="about the SQLite file; this run has the data on PostgreSQL")
+    for item in items:
+        if item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    if TEST_DATABASE_URL is None or not _schemas:
+        return
+    import psycopg2
+
+    connection = psycopg2.connect(TEST_DATABASE_URL)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        for schema in _schemas:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    connection.close()
 
 
 @pytest.fixture
@@ -50,7 +89,7 @@ def migrated(settings: Settings) -> Iterator[Settings]:
     from models.store import open_store
 
     run_prestart(settings)
-    open_store(settings.db_path)
+    open_store(settings.data_target)
     configure_queue(settings)
     reset_providers()
     yield settings

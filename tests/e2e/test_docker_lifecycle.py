@@ -173,7 +173,7 @@ def test_a_provision_run_twice_leaves_one_container(
         connection.execute("UPDATE operations SET status = 'pending' WHERE id = ?", (op_id,))
         connection.execute("UPDATE workspaces SET status = 'creating' WHERE id = ?", (ws_id,))
     settings = Settings.from_env(docker_service.config.environment())
-    open_store(settings.db_path)
+    open_store(settings.data_target)
     configure_queue(settings)
     provision_workspace(op_id)
     provision_workspace(op_id)  # and once more, for good measure

@@ -1,0 +1,10 @@
+DROP TRIGGER change_events_operation_progress ON operations;
+DROP TRIGGER change_events_operation_update ON operations;
+DROP TRIGGER change_events_operation_insert ON operations;
+DROP TRIGGER change_events_workspace_update ON workspaces;
+DROP TRIGGER change_events_workspace_insert ON workspaces;
+DROP FUNCTION vm_api_operation_progressed();
+DROP FUNCTION vm_api_operation_changed();
+DROP FUNCTION vm_api_workspace_changed();
+DROP FUNCTION vm_api_record_change(TEXT, TEXT, TEXT, TEXT, TEXT, TEXT);
+DROP TABLE change_events;
