@@ -111,11 +111,21 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_backup(settings: Settings, _args: argparse.Namespace) -> int:
+    if settings.database is not None:
+        from service.prestart_postgres import pg_dump
+
+        print(pg_dump(settings.database, settings.resolved_backup_dir))
+        return 0
     print(write_backup(settings.db_path, settings.backup_keep))
     return 0
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.database is not None:
+        raise BackupError(
+            "the data is on PostgreSQL: stop the service, then restore a dump with "
+            f"pg_restore --clean --dbname=... {args.file}"
+        )
     safety = restore(settings, Path(args.file).expanduser().absolute())
     where = f"; the previous database was saved to {safety}" if safety else ""
     print(f"vm-api: restored {settings.db_path} from {args.file}{where}")
@@ -191,6 +201,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _postgres_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg2
+    except ImportError:  # installed without the postgres extra
+        return ()
+    return (psycopg2.Error,)
+
+
+def _database_shown(settings: Settings) -> str:
+    return settings.database.shown if settings.database is not None else str(settings.db_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["ws"]:  # the command line for people: a client of the API, no settings
@@ -217,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MigrationFailed, BackupError, ServiceRunning) as exc:
         print(f"vm-api: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, *_postgres_errors()) as exc:
         # For example VM_API_DB_PATH naming a file that is not an SQLite database.
-        where = f" ({settings.db_path})" if settings else ""
+        where = f" ({_database_shown(settings)})" if settings else ""
         print(f"vm-api: database error: {exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -22,13 +22,14 @@ from yoyo import get_backend
 
 from models.engines import PostgresTarget
 from models.settings import Settings
+from service.backups import BackupError
 
 log = logging.getLogger("vm_api.prestart")
 MIGRATE_LOCK = 7419002  # pg_advisory_lock key of the pre-start hook (the feed's is 7419001)
 DUMP_TIMEOUT_SECONDS = 3600
 
 
-class DumpFailed(Exception):
+class DumpFailed(BackupError):
     pass
 
 

@@ -192,7 +192,7 @@ def cmd_tasks(settings: Settings, args: argparse.Namespace) -> int:
     from tasks.inspection import TaskView
     from tasks.queue import configure_queue
 
-    if not settings.db_path.exists():
+    if settings.database is None and not settings.db_path.exists():
         print(f"vm-api tasks: no database at {settings.db_path}", file=sys.stderr)
         return 1
     open_store(settings.data_target)

@@ -20,6 +20,7 @@ import peewee
 from huey import signals
 from huey.contrib import stats as huey_stats
 
+from models.engines import PostgresTarget
 from models.settings import Settings
 
 log = logging.getLogger("vm_api.history")
@@ -46,7 +47,15 @@ def _database(path: Path, *pragmas: tuple[str, Any]) -> peewee.SqliteDatabase:
     )
 
 
-def _bind(db: peewee.SqliteDatabase) -> None:
+def _postgres_database(target: PostgresTarget) -> peewee.PostgresqlDatabase:
+    """On PostgreSQL the history's two tables sit beside the data (same database and schema):
+    there is no file to keep apart, and every consumer of the cluster writes to them."""
+    kwargs = dict(target.connect_kwargs)
+    database = kwargs.pop("dbname")
+    return peewee.PostgresqlDatabase(database, **kwargs)
+
+
+def _bind(db: peewee.Database) -> None:
     # huey's models go through one module-level proxy: point it at this file (a test process
     # may open several histories one after the other).
     huey_stats.database.initialize(db)
@@ -57,11 +66,14 @@ def enable_task_history(huey: Any, settings: Settings) -> TaskHistory | None:
     if not settings.task_history:
         log.info("task history is off (VM_API_TASK_HISTORY=false)")
         return None
-    path = settings.resolved_task_history_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # WAL is switched on once here, before any reader or writer thread exists; it persists in
-    # the file. synchronous=NORMAL: a power cut may lose the last rows of history, no more.
-    db = _database(path, ("journal_mode", "wal"), ("synchronous", 1))
+    if settings.database is not None:
+        db: peewee.Database = _postgres_database(settings.database)
+    else:
+        path = settings.resolved_task_history_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL is switched on once here, before any reader or writer thread exists; it persists
+        # in the file. synchronous=NORMAL: a power cut may lose the last rows of history only.
+        db = _database(path, ("journal_mode", "wal"), ("synchronous", 1))
     _bind(db)
     history = TaskHistory(
         huey,
@@ -90,16 +102,43 @@ def disable_task_history(huey: Any) -> None:
 
 def open_task_history(huey: Any, settings: Settings) -> TaskHistory | None:
     """A reader for another process; None while no consumer has written a history yet."""
-    path = settings.resolved_task_history_path
-    if not path.exists():
-        return None
-    db = _database(path)
+    if settings.database is not None:
+        db: peewee.Database = _postgres_database(settings.database)
+        if not db.table_exists("huey_event"):
+            db.close()
+            return None
+    else:
+        path = settings.resolved_task_history_path
+        if not path.exists():
+            return None
+        db = _database(path)
     _bind(db)
     return TaskHistory(huey, db, create_tables=False)
 
 
+def history_location(settings: Settings) -> str:
+    if settings.database is not None:
+        return f"{settings.database.shown} (tables huey_event, huey_inflight)"
+    return str(settings.resolved_task_history_path)
+
+
 def history_size_bytes(settings: Settings) -> int:
+    if settings.database is not None:
+        return _postgres_table_bytes(settings.database)
     path = settings.resolved_task_history_path
     return sum(
         p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists()
     )  # the WAL file holds recent pages until a checkpoint
+
+
+def _postgres_table_bytes(target: PostgresTarget) -> int:
+    db = _postgres_database(target)
+    try:
+        sizes = [
+            db.execute_sql("SELECT pg_total_relation_size(%s)", (table,)).fetchone()[0]
+            for table in ("huey_event", "huey_inflight")
+            if db.table_exists(table)
+        ]
+    finally:
+        db.close()
+    return int(sum(size or 0 for size in sizes))

@@ -27,7 +27,7 @@ from models.task_control import Refused, cancel_operation, retry_operation, runn
 from models.task_ids import operation_of_task
 from models.workspaces import Limits
 from tasks.dispatch import enqueue_operation
-from tasks.history import TaskHistory, history_size_bytes, open_task_history
+from tasks.history import TaskHistory, history_location, history_size_bytes, open_task_history
 from tasks.queue import huey
 
 STATES = ("pending", "scheduled", "running", "recent")
@@ -231,7 +231,7 @@ class TaskView:
             "scheduled": huey.scheduled_count(),
             "oldest_pending_seconds": oldest,
             "history": self.history is not None,
-            "history_path": str(self.settings.resolved_task_history_path),
+            "history_path": history_location(self.settings),
             "history_bytes": history_size_bytes(self.settings),
         }
         if self.history is None:

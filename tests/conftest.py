@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import docker
 import pytest
+from db_support import TEST_DATABASE_URL, created_schemas, test_database_url
 from docker_support import require_docker
 from quart import Quart
 from quart.testing import QuartClient
@@ -25,19 +25,6 @@ from tasks.queue import configure_queue, huey
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_FILE = REPO_ROOT / "tests" / "data" / "templates.toml"
-# TEST_DATABASE_URL=postgresql://...: the suite again with the data on PostgreSQL, each test
-# in a schema of its own (read here: the fixture below clears VM_API_* from the environment).
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-_schemas: list[str] = []
-
-
-def test_database_url() -> str | None:
-    """A new, empty schema of TEST_DATABASE_URL's database for one test; None on SQLite."""
-    if TEST_DATABASE_URL is None:
-        return None
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    _schemas.append(schema)
-    return f"{TEST_DATABASE_URL}?schema={schema}"
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -66,14 +53,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _drop_test_schemas() -> Iterator[None]:
     yield
-    if TEST_DATABASE_URL is None or not _schemas:
+    if TEST_DATABASE_URL is None or not created_schemas:
         return
     import psycopg2
 
     connection = psycopg2.connect(TEST_DATABASE_URL)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        for schema in _schemas:
+        for schema in created_schemas:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     connection.close()
 

@@ -7,11 +7,28 @@ on PostgreSQL (TEST_DATABASE_URL) they become psycopg2's `%s`. Times are passed 
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from models.settings import Settings
+
+# TEST_DATABASE_URL=postgresql://...: the suite again with the data on PostgreSQL, each test
+# (and each service a test starts) in a schema of its own. Read at import: an autouse fixture
+# clears VM_API_* from the environment of every test.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+created_schemas: list[str] = []
+
+
+def test_database_url() -> str | None:
+    """A new, empty schema of TEST_DATABASE_URL's database; None when the run is on SQLite."""
+    if TEST_DATABASE_URL is None:
+        return None
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    created_schemas.append(schema)
+    return f"{TEST_DATABASE_URL}?schema={schema}"
 
 
 def _connect(settings: Settings) -> Any:

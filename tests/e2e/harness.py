@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from db_support import test_database_url
+
+from models.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_FILE = REPO_ROOT / "tests" / "data" / "templates.toml"
@@ -84,6 +87,8 @@ class ServiceConfig:
     port: int = field(default_factory=free_port)
     overrides: dict[str, str] = field(default_factory=dict)
     instance: str = field(default_factory=lambda: f"vm-api-test-{uuid.uuid4().hex[:12]}")
+    # the data on PostgreSQL in a run with TEST_DATABASE_URL (a schema per service)
+    database_url: str | None = field(default_factory=test_database_url)
 
     @property
     def db_path(self) -> Path:
@@ -117,8 +122,14 @@ class ServiceConfig:
                 "VM_API_INSTANCE": self.instance,
             }
         )
+        if self.database_url is not None:
+            env["VM_API_DATABASE_URL"] = self.database_url
         env.update(self.overrides)
         return env
+
+    def settings(self) -> Settings:
+        """The settings the service's processes read (for tests that look into its data)."""
+        return Settings.from_env(self.environment())
 
     def client(self, user: str = "alice") -> httpx.Client:
         """A sync client with the dev identity header; the caller closes it."""
