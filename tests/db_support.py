@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from models.settings import Settings
@@ -31,24 +33,34 @@ def test_database_url() -> str | None:
     return f"{TEST_DATABASE_URL}?schema={schema}"
 
 
-def _connect(settings: Settings) -> Any:
-    if settings.database is None:
-        return sqlite3.connect(settings.db_path, timeout=30)
+# A service's settings (its data, on either engine), or an SQLite file such as a backup.
+Target = Settings | Path
+
+
+def on_postgres(target: Target) -> bool:
+    return isinstance(target, Settings) and target.database is not None
+
+
+def _connect(target: Target) -> Any:
+    if isinstance(target, Path):
+        return sqlite3.connect(target, timeout=30)
+    if target.database is None:
+        return sqlite3.connect(target.db_path, timeout=30)
     import psycopg2
 
-    return psycopg2.connect(**settings.database.connect_kwargs)
+    return psycopg2.connect(**target.database.connect_kwargs)
 
 
-def execute(settings: Settings, sql: str, params: Sequence[Any] = ()) -> int:
+def execute(settings: Target, sql: str, params: Sequence[Any] = ()) -> int:
     """Run one statement and commit; the number of rows it changed."""
     return execute_many(settings, sql, [params])
 
 
-def execute_many(settings: Settings, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+def execute_many(settings: Target, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     connection = _connect(settings)
     try:
         cursor = connection.cursor()
-        if settings.database is not None:
+        if on_postgres(settings):
             sql = sql.replace("?", "%s")
         changed = 0
         for params in rows:
@@ -60,13 +72,43 @@ def execute_many(settings: Settings, sql: str, rows: Sequence[Sequence[Any]]) ->
         connection.close()
 
 
-def query(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def execute_together(settings: Target, *statements: tuple[str, Sequence[Any]]) -> None:
+    """Several statements in one transaction: all of them happen, or none."""
     connection = _connect(settings)
     try:
         cursor = connection.cursor()
-        if settings.database is not None:
+        for sql, params in statements:
+            cursor.execute(sql.replace("?", "%s") if on_postgres(settings) else sql, tuple(params))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def query(settings: Target, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    connection = _connect(settings)
+    try:
+        cursor = connection.cursor()
+        if on_postgres(settings):
             sql = sql.replace("?", "%s")
         cursor.execute(sql, tuple(params))
         return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+@contextmanager
+def writers_held(settings: Target) -> Iterator[None]:
+    """Another writer holds the data: SQLite's write lock, or on PostgreSQL an exclusive lock
+    on the workspaces and operations tables (reads go on; writes wait)."""
+    connection = _connect(settings)
+    try:
+        cursor = connection.cursor()
+        if on_postgres(settings):
+            cursor.execute("LOCK TABLE workspaces, operations IN EXCLUSIVE MODE")
+        else:
+            connection.isolation_level = None
+            cursor.execute("BEGIN IMMEDIATE")
+        yield
+        connection.commit() if on_postgres(settings) else cursor.execute("COMMIT")
     finally:
         connection.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import docker
 import httpx
 import pytest
 from browser_support import CHROMIUM_ARGS, require_chromium
+from db_support import execute
 from docker_support import remove_labelled, require_docker
 from harness import (
     REPO_ROOT,
@@ -397,10 +397,11 @@ def test_the_list_catches_up_after_the_web_server_restarts(
         web.stop()
         page.wait_for_selector("#live[data-state=reconnecting]")
         # a change committed while no web process runs: the database's trigger records it
-        with sqlite3.connect(web.config.db_path, timeout=30) as connection:
-            connection.execute(
-                "UPDATE workspaces SET status = 'stopped' WHERE id = ?", (created["id"],)
-            )
+        execute(
+            web.config.settings(),
+            "UPDATE workspaces SET status = 'stopped' WHERE id = ?",
+            (created["id"],),
+        )
         start_service("web", config=web.config)
 
         wait_row_status(state, created["id"], "stopped")

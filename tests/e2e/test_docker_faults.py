@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import docker
 import pytest
+from db_support import Target, query
 from docker_support import docker_available
 from harness import StartService, command_line, wait_until
 
@@ -26,16 +26,13 @@ RECOVERY = {
 }
 
 
-def rows(db_path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db_path, timeout=30) as connection:
-        return connection.execute(sql).fetchall()
+def rows(db: Target, sql: str) -> list[tuple]:
+    return query(db, sql)
 
 
-def settled(db_path: Path) -> bool:
+def settled(db: Target) -> bool:
     return (
-        rows(db_path, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')")[0][
-            0
-        ]
+        rows(db, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')")[0][0]
         == 0
     )
 
@@ -55,7 +52,7 @@ def test_kill_9_of_the_worker_leaves_exactly_one_container_per_workspace(
 ) -> None:
     web = start_service("web", **RECOVERY)
     worker = start_service("worker", config=web.config)
-    db = web.config.db_path
+    db = web.config.settings()
     with web.config.client() as api:
         ids = [
             api.post("/api/v1/workspaces", json={"name": f"d{i}"}).json()["id"] for i in range(10)
@@ -125,7 +122,7 @@ def test_work_resumes_after_the_docker_daemon_comes_back(
     finally:
         _start_dockerd(command, tmp_path / "dockerd.log")
     try:
-        db = service.config.db_path
+        db = service.config.settings()
         wait_until(lambda: settled(db), 90, interval=0.5, what="the create to finish")
         assert rows(db, "SELECT status FROM workspaces") == [("running",)]
         attempts = rows(db, "SELECT attempts FROM operations WHERE operation_type = 'create'")

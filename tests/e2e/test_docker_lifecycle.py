@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
 import pytest
+from db_support import execute, query
 from docker.models.containers import Container
 from harness import RunningService, wait_for_gone, wait_for_status, wait_until
 
@@ -26,8 +26,7 @@ def docker_service(
     yield running
     # Whatever a failed test left behind: containers, volumes and snapshot images of this service's
     # workspaces (the service itself is stopped by the fixture that started it).
-    with sqlite3.connect(running.config.db_path) as connection:
-        ids = [row[0] for row in connection.execute("SELECT id FROM workspaces")]
+    ids = [row[0] for row in query(running.config.settings(), "SELECT id FROM workspaces")]
     for workspace_id in ids:
         for container in docker_client.containers.list(
             all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
@@ -154,7 +153,6 @@ def test_a_provision_run_twice_leaves_one_container(
     docker_service: RunningService, docker_client: docker.DockerClient
 ) -> None:
     """Re-run the create operation through the real queue: the retry adopts the container."""
-    from models.settings import Settings
     from models.store import open_store
     from tasks.provision import provision_workspace
     from tasks.queue import configure_queue
@@ -163,27 +161,23 @@ def test_a_provision_run_twice_leaves_one_container(
     ws_id = api.post("/api/v1/workspaces", json={"name": "twice"}).json()["id"]
     wait_for_status(api, ws_id, ("running",), 60)
     first_container = container_of(docker_client, ws_id).id
-    db_path = docker_service.config.db_path
-    with sqlite3.connect(db_path) as connection:
-        (op_id,) = connection.execute(
-            "SELECT id FROM operations WHERE workspace_id = ? AND operation_type = 'create'",
-            (ws_id,),
-        ).fetchone()
-        # As if the worker had died after creating the container but before recording it.
-        connection.execute("UPDATE operations SET status = 'pending' WHERE id = ?", (op_id,))
-        connection.execute("UPDATE workspaces SET status = 'creating' WHERE id = ?", (ws_id,))
-    settings = Settings.from_env(docker_service.config.environment())
+    settings = docker_service.config.settings()
+    ((op_id,),) = query(
+        settings,
+        "SELECT id FROM operations WHERE workspace_id = ? AND operation_type = 'create'",
+        (ws_id,),
+    )
+    # As if the worker had died after creating the container but before recording it.
+    execute(settings, "UPDATE operations SET status = 'pending' WHERE id = ?", (op_id,))
+    execute(settings, "UPDATE workspaces SET status = 'creating' WHERE id = ?", (ws_id,))
     open_store(settings.data_target)
     configure_queue(settings)
     provision_workspace(op_id)
     provision_workspace(op_id)  # and once more, for good measure
 
     def finished() -> bool:
-        with sqlite3.connect(db_path) as connection:
-            row = connection.execute(
-                "SELECT status, attempts FROM operations WHERE id = ?", (op_id,)
-            ).fetchone()
-        return row == ("success", 2)
+        rows = query(settings, "SELECT status, attempts FROM operations WHERE id = ?", (op_id,))
+        return rows == [("success", 2)]
 
     wait_until(finished, 60, what="the re-run create to finish")
     assert wait_for_status(api, ws_id, ("running",), 10)["provider_id"] == first_container

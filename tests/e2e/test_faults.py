@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from db_support import Target, execute, on_postgres, query
 from harness import ServiceConfig, ServiceProcess, StartService, git_repository, wait_until
 
 pytestmark = pytest.mark.slow
@@ -31,28 +31,27 @@ FAST_RECOVERY = {
 }
 
 
-def rows(db_path: Path, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(db_path, timeout=30) as connection:
-        return connection.execute(sql, params).fetchall()
+def rows(db: Target, sql: str, *params: object) -> list[tuple]:
+    return query(db, sql, params)
 
 
-def all_settled(db_path: Path) -> bool:
+def all_settled(db: Target) -> bool:
     """No workspace in a transitional status and no operation left pending or running."""
     busy = rows(
-        db_path,
+        db,
         "SELECT count(*) FROM workspaces WHERE status IN"
         " ('creating', 'deleting', 'starting', 'stopping', 'restarting', 'restoring')",
     )[0][0]
-    open_ops = rows(
-        db_path, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')"
-    )[0][0]
+    open_ops = rows(db, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')")[
+        0
+    ][0]
     return busy == 0 and open_ops == 0
 
 
-def wait_for_work_in_flight(db_path: Path) -> None:
+def wait_for_work_in_flight(db: Target) -> None:
     """Until a worker holds an operation: the moment to kill or stop it."""
     wait_until(
-        lambda: rows(db_path, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0],
+        lambda: rows(db, "SELECT count(*) FROM operations WHERE status = 'running'")[0][0],
         30,
         interval=0.01,
         what="an operation in flight",
@@ -77,7 +76,7 @@ def test_kill_9_of_the_worker_mid_provisioning_loses_nothing(
 ) -> None:
     repo = big_repository(tmp_path / "big")
     web, worker = web_and_worker(start_service)
-    db = web.config.db_path
+    db = web.config.settings()
     with web.config.client() as api:
         ids = [
             api.post("/api/v1/workspaces", json={"name": f"w{i}", "repo_url": str(repo)}).json()[
@@ -106,7 +105,7 @@ def test_kill_9_of_the_web_server_mid_burst_keeps_every_acknowledged_create(
     start_service: StartService,
 ) -> None:
     web, _worker = web_and_worker(start_service)
-    db = web.config.db_path
+    db = web.config.settings()
     accepted: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -134,7 +133,8 @@ def test_kill_9_of_the_web_server_mid_burst_keeps_every_acknowledged_create(
         thread.join(timeout=10)
     start_service("web", config=web.config)
 
-    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    if not on_postgres(db):
+        assert rows(db, "PRAGMA integrity_check") == [("ok",)]
     wait_until(lambda: all_settled(db), 90, interval=0.2, what="every workspace settled")
     statuses = dict(rows(db, "SELECT id, status FROM workspaces"))
     missing = [workspace_id for workspace_id in accepted if workspace_id not in statuses]
@@ -148,7 +148,7 @@ def test_sigterm_to_the_worker_interrupts_and_the_next_worker_finishes(
 ) -> None:
     repo = big_repository(tmp_path / "big")
     web, worker = web_and_worker(start_service)
-    db = web.config.db_path
+    db = web.config.settings()
     with web.config.client() as api:
         for index in range(6):
             api.post("/api/v1/workspaces", json={"name": f"t{index}", "repo_url": str(repo)})
@@ -164,7 +164,7 @@ def test_sigint_to_the_worker_drains_what_it_started(
 ) -> None:
     repo = big_repository(tmp_path / "big")
     web, worker = web_and_worker(start_service)
-    db = web.config.db_path
+    db = web.config.settings()
     with web.config.client() as api:
         api.post("/api/v1/workspaces", json={"name": "drain", "repo_url": str(repo)})
     wait_for_work_in_flight(db)
@@ -172,6 +172,7 @@ def test_sigint_to_the_worker_drains_what_it_started(
     assert rows(db, "SELECT status FROM operations") == [("success",)]
 
 
+@pytest.mark.sqlite_only  # pg_dump is a snapshot of one transaction by PostgreSQL's design
 def test_backups_taken_while_the_service_writes_are_consistent(
     start_service: StartService, tmp_path: Path
 ) -> None:
@@ -219,23 +220,25 @@ def test_a_lost_enqueue_is_recovered_by_the_sweep(start_service: StartService) -
     prestart.stop()  # already exited: this only closes its log
     config: ServiceConfig = prestart.config
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    with sqlite3.connect(config.db_path) as connection:
-        connection.execute(
-            "INSERT INTO workspaces (id, owner, name, provider, status, created_at, updated_at,"
-            " metadata) VALUES ('00000000-0000-4000-8000-000000000001', 'alice', 'lost', 'local',"
-            " 'creating', ?, ?, '{}')",
-            (now, now),
-        )
-        connection.execute(
-            "INSERT INTO operations (id, workspace_id, owner, operation_type, status, started_at)"
-            " VALUES ('00000000-0000-4000-8000-000000000002',"
-            " '00000000-0000-4000-8000-000000000001', 'alice', 'create', 'pending', ?)",
-            (now,),
-        )
+    db = config.settings()
+    execute(
+        db,
+        "INSERT INTO workspaces (id, owner, name, provider, status, created_at, updated_at,"
+        " metadata) VALUES ('00000000-0000-4000-8000-000000000001', 'alice', 'lost', 'local',"
+        " 'creating', ?, ?, '{}')",
+        (now, now),
+    )
+    execute(
+        db,
+        "INSERT INTO operations (id, workspace_id, owner, operation_type, status, started_at)"
+        " VALUES ('00000000-0000-4000-8000-000000000002',"
+        " '00000000-0000-4000-8000-000000000001', 'alice', 'create', 'pending', ?)",
+        (now,),
+    )
     start_service(config=config)
     started = time.monotonic()
-    wait_until(lambda: all_settled(config.db_path), 30, interval=0.2, what="the lost create")
-    assert rows(config.db_path, "SELECT status FROM workspaces") == [("running",)]
+    wait_until(lambda: all_settled(db), 30, interval=0.2, what="the lost create")
+    assert rows(db, "SELECT status FROM workspaces") == [("running",)]
     print(f"\nlost enqueue recovered in {time.monotonic() - started:.1f} s")
 
 
@@ -262,4 +265,4 @@ def test_the_web_server_drains_a_request_in_flight(
     assert response.startswith("HTTP/1.1 201"), response
     assert web.wait(20) == 0
     web.stop()  # already exited: closes its log
-    assert rows(web.config.db_path, "SELECT name FROM workspaces") == [("in-flight",)]
+    assert rows(web.config.settings(), "SELECT name FROM workspaces") == [("in-flight",)]

@@ -3,13 +3,13 @@ clients sending one create with one key at the same moment."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from db_support import query, writers_held
 from harness import StartService, wait_until
 
 pytestmark = pytest.mark.slow
@@ -37,9 +37,10 @@ def test_one_key_sent_at_once_to_two_processes_creates_one_workspace(
 ) -> None:
     first = start_service("web")
     shared = first.config
-    second = start_service(
-        "web", VM_API_DB_PATH=str(shared.db_path), VM_API_DATA_DIR=str(shared.data_dir)
-    )
+    same_data = {"VM_API_DB_PATH": str(shared.db_path), "VM_API_DATA_DIR": str(shared.data_dir)}
+    if shared.database_url is not None:
+        same_data["VM_API_DATABASE_URL"] = shared.database_url
+    second = start_service("web", **same_data)
     urls = [first.url, second.url]
 
     for round_number in range(ROUNDS):
@@ -70,11 +71,9 @@ def test_one_key_sent_at_once_to_two_processes_creates_one_workspace(
             assert retry.headers["Idempotent-Replayed"] == "true"
             assert retry.text == created[0].text
 
-    with sqlite3.connect(shared.db_path, timeout=30) as connection:
-        names = sorted(name for (name,) in connection.execute("SELECT name FROM workspaces"))
-        creates = connection.execute(
-            "SELECT count(*) FROM operations WHERE operation_type = 'create'"
-        ).fetchone()[0]
+    data = shared.settings()
+    names = sorted(name for (name,) in query(data, "SELECT name FROM workspaces"))
+    ((creates,),) = query(data, "SELECT count(*) FROM operations WHERE operation_type = 'create'")
     assert names == [f"dev-{n}" for n in range(ROUNDS)]
     assert creates == ROUNDS
 
@@ -84,23 +83,17 @@ def test_a_client_that_hangs_up_gets_the_answer_on_its_retry(start_service: Star
     headers = {"x-user": "alice", "Idempotency-Key": "slow-create"}
     body = {"name": "slow"}
     # Another writer holds the database, so the create waits; the client gives up meanwhile.
-    blocker = sqlite3.connect(web.config.db_path, timeout=30, isolation_level=None)
-    try:
-        blocker.execute("BEGIN IMMEDIATE")
+    data = web.config.settings()
+    with writers_held(data):
         with (
             httpx.Client(base_url=web.url, headers=headers, timeout=1.0) as api,
             pytest.raises(httpx.ReadTimeout),
         ):
             api.post("/api/v1/workspaces", json=body)
         time.sleep(0.5)  # the server has seen the disconnect and cancelled the handler
-        blocker.execute("COMMIT")
-    finally:
-        blocker.close()
 
     def answered() -> bool:
-        with sqlite3.connect(web.config.db_path, timeout=30) as connection:
-            row = connection.execute("SELECT status FROM idempotency_keys").fetchone()
-        return row == ("completed",)
+        return query(data, "SELECT status FROM idempotency_keys") == [("completed",)]
 
     wait_until(answered, 30, what="the abandoned request to store its answer")
     with httpx.Client(base_url=web.url, headers=headers, timeout=30) as api:

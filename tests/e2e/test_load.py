@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import os
 import random
-import sqlite3
 import statistics
 import threading
 import time
@@ -14,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from db_support import query
 from harness import RunningService, wait_until
 
 pytestmark = pytest.mark.slow
@@ -92,21 +92,19 @@ def test_mixed_load_has_no_server_errors_and_loses_nothing(
     for thread in threads:
         thread.join(timeout=DURATION_SECONDS + 60)
 
-    db = running.config.db_path
+    db = running.config.settings()
 
     def settled() -> bool:
-        with sqlite3.connect(db, timeout=30) as connection:
-            (open_ops,) = connection.execute(
-                "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')"
-            ).fetchone()
+        ((open_ops,),) = query(
+            db, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')"
+        )
         return open_ops == 0
 
     wait_until(settled, 120, interval=0.5, what="every accepted operation to finish")
-    with sqlite3.connect(db) as connection:
-        status_of = dict(connection.execute("SELECT id, status FROM workspaces"))
-        failed_without_reason = connection.execute(
-            "SELECT count(*) FROM workspaces WHERE status = 'failed' AND error_message IS NULL"
-        ).fetchone()[0]
+    status_of = dict(query(db, "SELECT id, status FROM workspaces"))
+    ((failed_without_reason,),) = query(
+        db, "SELECT count(*) FROM workspaces WHERE status = 'failed' AND error_message IS NULL"
+    )
 
     total = sum(tally.statuses.values())
     ordered = sorted(tally.latencies)

@@ -4,13 +4,16 @@ started until the next scheduled time, a due autostart starts."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from db_support import execute
 from harness import RunningService, wait_for_status
+
+from models.records import sql_time, utcnow
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +24,15 @@ SCHEDULE = {"autostart": "30 8 * * *", "autostop": "0 19 * * *", "timezone": "Eu
 def last_looked_a_day_ago(service: RunningService, workspace_id: str, key: str) -> None:
     """As if the janitor had last looked a day ago, with only `key`'s time in the schedule: the
     janitor then finds exactly that time due (the time passing, without waiting for it)."""
-    with sqlite3.connect(service.config.db_path) as connection:
-        connection.execute(
-            "UPDATE workspaces SET schedule = ?,"
-            " schedule_checked_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day')"
-            " WHERE id = ?",
-            (json.dumps({key: SCHEDULE[key], "timezone": SCHEDULE["timezone"]}), workspace_id),
-        )
+    execute(
+        service.config.settings(),
+        "UPDATE workspaces SET schedule = ?, schedule_checked_at = ? WHERE id = ?",
+        (
+            json.dumps({key: SCHEDULE[key], "timezone": SCHEDULE["timezone"]}),
+            sql_time(utcnow() - timedelta(days=1)),
+            workspace_id,
+        ),
+    )
 
 
 def last_operation(service: RunningService, workspace_id: str) -> dict[str, Any]:

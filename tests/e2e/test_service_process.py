@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from db_support import Target, execute_together
 from harness import (
     RunningService,
     StartService,
@@ -138,26 +138,24 @@ def _sql_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def insert_lost_create(db_path: Path, owner: str, name: str) -> str:
+def insert_lost_create(db: Target, owner: str, name: str) -> str:
     """A workspace and its pending create operation, committed but never enqueued."""
     workspace_id, operation_id, now = str(uuid.uuid4()), str(uuid.uuid4()), _sql_now()
-    connection = sqlite3.connect(db_path, timeout=10)
-    try:
-        with connection:
-            connection.execute(
-                "INSERT INTO workspaces (id, owner, name, repo_url, template, provider, status,"
-                " created_at, updated_at, ttl_seconds, expires_at, metadata, cpus, memory_mb)"
-                " VALUES (?, ?, ?, NULL, 'base', 'local', 'creating', ?, ?, NULL, NULL, '{}',"
-                " 1.0, 256)",
-                (workspace_id, owner, name, now, now),
-            )
-            connection.execute(
-                "INSERT INTO operations (id, workspace_id, owner, operation_type, status,"
-                " started_at, attempts) VALUES (?, ?, ?, 'create', 'pending', ?, 0)",
-                (operation_id, workspace_id, owner, now),
-            )
-    finally:
-        connection.close()
+    execute_together(
+        db,
+        (
+            "INSERT INTO workspaces (id, owner, name, repo_url, template, provider, status,"
+            " created_at, updated_at, ttl_seconds, expires_at, metadata, cpus, memory_mb)"
+            " VALUES (?, ?, ?, NULL, 'base', 'local', 'creating', ?, ?, NULL, NULL, '{}',"
+            " 1.0, 256)",
+            (workspace_id, owner, name, now, now),
+        ),
+        (
+            "INSERT INTO operations (id, workspace_id, owner, operation_type, status,"
+            " started_at, attempts) VALUES (?, ?, ?, 'create', 'pending', ?, 0)",
+            (operation_id, workspace_id, owner, now),
+        ),
+    )
     return workspace_id
 
 
@@ -165,7 +163,7 @@ def test_sweep_enqueues_a_lost_create_within_seconds(
     service_factory: Callable[..., RunningService],
 ) -> None:
     service = service_factory(VM_API_PROVISIONER_INTERVAL="2", VM_API_REQUEUE_AFTER="1")
-    workspace_id = insert_lost_create(service.config.db_path, "alice", "lost")
+    workspace_id = insert_lost_create(service.config.settings(), "alice", "lost")
     inserted_at = time.monotonic()
 
     # Lost for 1 s, then found by the next sweep (every 2 s): far below huey's 60 s periodic.

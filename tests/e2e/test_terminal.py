@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 
 import docker
 import pytest
+from db_support import query
 from harness import RunningService, wait_for_status, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -80,8 +80,7 @@ def make_terminal_workspace(
 
     yield make
     for service in made:  # whatever a failed test left: this service's containers and volumes
-        with sqlite3.connect(service.config.db_path) as connection:
-            ids = [row[0] for row in connection.execute("SELECT id FROM workspaces")]
+        ids = [row[0] for row in query(service.config.settings(), "SELECT id FROM workspaces")]
         for workspace_id in ids:
             for container in docker_client.containers.list(
                 all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
@@ -303,8 +302,8 @@ def test_a_stopping_server_hangs_up_with_going_away(terminal_workspace: Terminal
     assert ws.close_code == 1001
     assert time.monotonic() - started < 10  # the session did not hold the stop up
     wait_until(lambda: terminal_workspace.shells() == [], TIMEOUT, what="no shell left")
-    with sqlite3.connect(terminal_workspace.service.config.db_path) as connection:
-        (status, detail) = connection.execute(
-            "SELECT status, detail FROM operations WHERE operation_type = 'terminal'"
-        ).fetchone()
+    ((status, detail),) = query(
+        terminal_workspace.service.config.settings(),
+        "SELECT status, detail FROM operations WHERE operation_type = 'terminal'",
+    )
     assert (status, json.loads(detail)["ended_by"]) == ("success", "server")
