@@ -54,7 +54,9 @@ class QueueStorage(SqliteStorage):
 class ConfigurableHuey(Huey):
     def get_storage(self, **kwargs: Any) -> Any:
         if "url" in kwargs:
-            return RedisStorage(self.name, **kwargs)
+            # keys named after VM_API_INSTANCE: deployments (or test runs) sharing one Redis
+            # keep their queues apart; the default instance name is the queue's own
+            return RedisStorage(kwargs.pop("queue_name", self.name), **kwargs)
         if "filename" in kwargs:
             return QueueStorage(self.name, **kwargs)
         return MemoryStorage(self.name)
@@ -78,7 +80,7 @@ _settings: Settings | None = None
 def configure_queue(settings: Settings) -> None:
     global _settings
     if settings.queue_url:
-        huey.storage_kwargs = {"url": settings.queue_url}
+        huey.storage_kwargs = {"url": settings.queue_url, "queue_name": settings.instance}
     else:
         huey.storage_kwargs = {
             "filename": str(settings.resolved_queue_path),

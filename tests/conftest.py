@@ -11,7 +11,7 @@ from typing import Any
 
 import docker
 import pytest
-from db_support import TEST_DATABASE_URL, created_schemas, test_database_url
+from db_support import TEST_DATABASE_URL, created_schemas, test_backends
 from docker_support import require_docker
 from quart import Quart
 from quart.testing import QuartClient
@@ -35,9 +35,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "VM_API_ALLOW_FILE_REPOS": "true",
         "VM_API_TEMPLATES_FILE": str(TEMPLATES_FILE),
     }
-    database_url = test_database_url()
-    if database_url is not None:
-        env["VM_API_DATABASE_URL"] = database_url
+    env.update(test_backends())
     return replace(Settings.from_env(env), **overrides)
 
 

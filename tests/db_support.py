@@ -21,7 +21,22 @@ from models.settings import Settings
 # (and each service a test starts) in a schema of its own. Read at import: an autouse fixture
 # clears VM_API_* from the environment of every test.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# TEST_QUEUE_URL=redis://...: the queue on Redis too, under a name of its own per test
+TEST_QUEUE_URL = os.environ.get("TEST_QUEUE_URL")
 created_schemas: list[str] = []
+
+
+def test_backends() -> dict[str, str]:
+    """The VM_API_* settings that put a test's (or a test service's) data and queue on the
+    run's PostgreSQL and Redis, each under a new name; empty on the embedded defaults."""
+    backends = {}
+    database_url = test_database_url()
+    if database_url is not None:
+        backends["VM_API_DATABASE_URL"] = database_url
+    if TEST_QUEUE_URL is not None:
+        backends["VM_API_QUEUE_URL"] = TEST_QUEUE_URL
+        backends["VM_API_INSTANCE"] = f"vm-api-test-{uuid.uuid4().hex[:12]}"
+    return backends
 
 
 def test_database_url() -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from db_support import test_database_url
+from db_support import test_backends
 
 from models.settings import Settings
 
@@ -87,8 +87,13 @@ class ServiceConfig:
     port: int = field(default_factory=free_port)
     overrides: dict[str, str] = field(default_factory=dict)
     instance: str = field(default_factory=lambda: f"vm-api-test-{uuid.uuid4().hex[:12]}")
-    # the data on PostgreSQL in a run with TEST_DATABASE_URL (a schema per service)
-    database_url: str | None = field(default_factory=test_database_url)
+    # the data on PostgreSQL, the queue on Redis, in a run with TEST_DATABASE_URL and
+    # TEST_QUEUE_URL (a schema and a queue name per service)
+    backends: dict[str, str] = field(default_factory=test_backends)
+
+    @property
+    def database_url(self) -> str | None:
+        return self.backends.get("VM_API_DATABASE_URL")
 
     @property
     def db_path(self) -> Path:
@@ -122,8 +127,8 @@ class ServiceConfig:
                 "VM_API_INSTANCE": self.instance,
             }
         )
-        if self.database_url is not None:
-            env["VM_API_DATABASE_URL"] = self.database_url
+        # its own instance name (set above) already keeps its Redis queue apart
+        env.update({k: v for k, v in self.backends.items() if k != "VM_API_INSTANCE"})
         env.update(self.overrides)
         return env
 
