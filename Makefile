@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-postgres lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(BIN)/python
 	bash .ci/setup-test-env
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	bash .ci/test-postgres
+
+# The second pass alone: the suite with the data on PostgreSQL and the queue on Redis.
+test-postgres: $(BIN)/python
+	bash .ci/test-postgres
 
 lint: $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -2,6 +2,7 @@
 
 A single poller reads new rows of the database's change feed (models/change_events.py) and
 hands each event to the streams that may see it; with no stream open it does not poll at all.
+On PostgreSQL it reads when notified (service/change_signals.py), on SQLite every 50 ms.
 A stream that falls too far behind is dropped: its client reconnects with Last-Event-ID and
 catches up from the database, so nothing is lost.
 """
@@ -16,10 +17,13 @@ from dataclasses import dataclass, field
 from quart.utils import run_sync
 
 from models.change_events import ChangeEvent, events_after, last_event_id
+from models.engines import PostgresTarget
+from service.change_signals import PostgresListener, waker
 
 log = logging.getLogger("vm_api.events")
 
 POLL_SECONDS = 0.05  # the worker's changes reach a client within a few polls
+LISTENING_FALLBACK_SECONDS = 1.0  # on PostgreSQL: a look now and then, besides notifications
 BATCH = 500
 QUEUE_LIMIT = 2000  # events a stream may have waiting before it is dropped
 
@@ -40,13 +44,19 @@ class Subscription:
 
 
 class ChangeFeed:
-    def __init__(self, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, poll_seconds: float = POLL_SECONDS, listen_to: PostgresTarget | None = None
+    ) -> None:
         self.poll_seconds = poll_seconds
         self.position = 0
         self._subscriptions: set[Subscription] = set()
         self._poller: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._closed = False
+        # On PostgreSQL a notification wakes the poller, which otherwise looks only now and then
+        self._listen_to = listen_to
+        self._listener: PostgresListener | None = None
+        self._woken = asyncio.Event()
 
     @property
     def open_streams(self) -> int:
@@ -56,6 +66,7 @@ class ChangeFeed:
         async with self._starting:
             if not self._closed and (self._poller is None or self._poller.done()):
                 self.position = await run_sync(last_event_id)()
+                self._start_listening()
                 self._poller = asyncio.create_task(self._poll(), name="vm-api change feed")
             subscription = Subscription(owner, workspace_id, self.position)
             self._subscriptions.add(subscription)
@@ -72,8 +83,17 @@ class ChangeFeed:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 
+    def _start_listening(self) -> None:
+        if self._listen_to is None or self._listener is not None:
+            return
+        wake = waker(asyncio.get_running_loop(), self._woken)
+        self._listener = PostgresListener(self._listen_to, wake)
+        self._listener.start()
+
     async def close(self) -> None:
         self._closed = True
+        if self._listener is not None:
+            await run_sync(self._listener.stop)()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +114,15 @@ class ChangeFeed:
             if events:
                 self.position = events[-1].id
             if len(events) < BATCH:
-                await asyncio.sleep(self.poll_seconds)
+                await self._until_next_look()
+
+    async def _until_next_look(self) -> None:
+        if self._listener is None:
+            await asyncio.sleep(self.poll_seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), LISTENING_FALLBACK_SECONDS)
+        self._woken.clear()
 
     def _deliver(self, event: ChangeEvent) -> None:
         for subscription in list(self._subscriptions):

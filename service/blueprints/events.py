@@ -18,6 +18,7 @@ from quart.utils import run_sync
 
 from models.change_events import ChangeEvent, events_after
 from models.reads import select_workspace
+from models.settings import Settings
 from service.auth import require_user, viewer
 from service.change_feed import ChangeFeed
 from service.draining import when_draining
@@ -34,7 +35,8 @@ CATCH_UP_BATCH = 500
 def install_change_feed(app: Quart) -> None:
     @app.before_serving
     async def _start() -> None:
-        feed = ChangeFeed()
+        settings: Settings = app.config["SETTINGS"]
+        feed = ChangeFeed(listen_to=settings.database)
         app.extensions[EXTENSION_KEY] = feed
         # A stop ends the streams at once instead of waiting out Hypercorn's graceful timeout.
         app.extensions[EXTENSION_KEY + ".undrain"] = when_draining(feed.close)
