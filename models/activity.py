@@ -17,7 +17,7 @@ from models.errors import NotFound
 from models.reads import stored_moment
 from models.records import WorkspaceRecord, sql_time, utcnow
 from models.states import WorkspaceStatus
-from models.store import active
+from models.store import active, write_session
 from models.work import ACCESS_TYPES_SQL
 
 
@@ -26,7 +26,7 @@ def mark_active(ws: object) -> None:
     ws.last_activity_at = utcnow()  # type: ignore[attr-defined]
 
 
-@db_session(immediate=True)
+@write_session
 def keepalive(workspace_id: str, owner: str | None) -> WorkspaceRecord:
     """POST /api/v1/workspaces/{id}/activity: the person is still there."""
     ws = active().entities.Workspace.get(id=workspace_id)

@@ -18,7 +18,7 @@ from enum import Enum
 from pony.orm import db_session
 
 from models.records import sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
@@ -105,7 +105,7 @@ def _take_over(values: dict[str, str], previous_claim: str) -> bool:
     return bool(cursor.rowcount == 1)
 
 
-@db_session(immediate=True)
+@write_session
 def claim_key(
     owner: str, key: str, fingerprint: Fingerprint, now: datetime | None = None
 ) -> Claimed | StoredResponse | Busy:
@@ -154,7 +154,7 @@ def claim_key(
     return Busy.IN_PROGRESS
 
 
-@db_session(immediate=True)
+@write_session
 def finish_key(owner: str, key: str, claim_id: str, response: StoredResponse) -> bool:
     """Record the answer of the claim; False if the claim was taken over in the meantime."""
     cursor = active().db.execute(
@@ -177,7 +177,7 @@ def finish_key(owner: str, key: str, claim_id: str, response: StoredResponse) ->
     return bool(cursor.rowcount == 1)
 
 
-@db_session(immediate=True)
+@write_session
 def release_key(owner: str, key: str, claim_id: str) -> bool:
     """Drop an unfinished claim, so that a retry can do the work."""
     cursor = active().db.execute(
@@ -211,7 +211,7 @@ def select_key(owner: str, key: str) -> KeyRecord | None:
     )
 
 
-@db_session(immediate=True)
+@write_session
 def purge_expired_keys(now: datetime | None = None) -> int:
     """Delete every key past its lifetime (answered or abandoned); served by its index."""
     cursor = active().db.execute(

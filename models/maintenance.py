@@ -11,7 +11,7 @@ from pony.orm import db_session
 
 from models.dialect import execute_many
 from models.records import sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 from models.trash import FINAL_SNAPSHOT_NAME, KEEP_FOR, KEEPABLE
 from models.work import ACCESS_TYPES_SQL
 
@@ -22,7 +22,7 @@ class Requeue:
     operation_type: str
 
 
-@db_session(immediate=True)
+@write_session
 def expire_workspaces(limit: int, keep_for: int = 0) -> list[Requeue]:
     """Move up to `limit` expired workspaces to `deleting`, each with a pending delete operation.
 
@@ -87,7 +87,7 @@ class Recovery:
     exhausted: list[str]  # operation ids whose workers died too often: to be failed
 
 
-@db_session(immediate=True)
+@write_session
 def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts: int) -> Recovery:
     """Find work that was lost: pending with no enqueue for a while, or running on a dead worker.
 

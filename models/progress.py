@@ -15,7 +15,7 @@ from pony.orm import db_session
 
 from models.reads import select_operation
 from models.records import rfc3339, sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 
 MAX_LINE = 500  # characters kept of one line
 MIN_PERCENT_STEP = 5  # a percentage is recorded when it moved this far ...
@@ -25,7 +25,7 @@ _PERCENTAGE = re.compile(r"^(.*?)(\d{1,3}) ?%$")
 log = logging.getLogger("vm_api.progress")
 
 
-@db_session(immediate=True)
+@write_session
 def record_progress(operation_id: str, line: str) -> None:
     """Set the operation's latest progress line and append it to its log."""
     line = line[:MAX_LINE]

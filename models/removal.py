@@ -10,12 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pony.orm import db_session
-
 from models.errors import NotFound
 from models.records import WorkspaceRecord, utcnow
 from models.states import OperationStatus, OperationType, WorkspaceStatus
-from models.store import active
+from models.store import active, write_session
 
 FORCED = "force delete: removed from the database; drift repair removes what the provider holds"
 
@@ -27,7 +25,7 @@ class ForceDeleted:
     cancelled: int  # pending or running operations that will not finish now
 
 
-@db_session(immediate=True)
+@write_session
 def force_delete_workspace(workspace_id: str, owner: str | None, user: str) -> ForceDeleted:
     Workspace, Operation = active().entities.Workspace, active().entities.Operation
     ws = Workspace.get(id=workspace_id)

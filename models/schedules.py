@@ -17,11 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, croniter
-from pony.orm import db_session
 
 from models.reads import stored_moment
 from models.records import sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 
 KEYS = ("autostart", "autostop", "timezone")
 ACTIONS = {"autostart": "start", "autostop": "stop"}
@@ -89,7 +88,7 @@ class DueAction:
     reason: str
 
 
-@db_session(immediate=True)
+@write_session
 def due_scheduled_actions() -> list[DueAction]:
     """Every scheduled start or stop that came due since the last look, and the look recorded.
     A workspace seen for the first time starts counting from now."""

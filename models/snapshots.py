@@ -10,11 +10,11 @@ from pony.orm import db_session
 from models.errors import InvalidTransition, NotFound
 from models.records import OperationRecord, SnapshotRecord, WorkspaceRecord, utcnow
 from models.states import OperationType, SnapshotStatus
-from models.store import active
+from models.store import active, write_session
 from models.workspaces import Limits, _visible, request_action
 
 
-@db_session(immediate=True)
+@write_session
 def insert_snapshot(
     workspace_id: str, owner: str | None, name: str
 ) -> tuple[SnapshotRecord, OperationRecord]:
@@ -46,7 +46,7 @@ def select_snapshots(workspace_id: str, owner: str | None) -> list[SnapshotRecor
     return [SnapshotRecord.from_entity(s) for s in rows.order_by(lambda s: s.created_at)]
 
 
-@db_session(immediate=True)
+@write_session
 def request_snapshot_action(
     workspace_id: str, snapshot_id: str, owner: str | None, action: OperationType
 ) -> tuple[WorkspaceRecord, OperationRecord]:

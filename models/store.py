@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from pony.orm import Database
+from pony.orm import Database, db_session
 
 from models.engines import DatabaseTarget, PostgresTarget
 from models.entities import Entities, define_entities
@@ -15,6 +18,9 @@ from models.entities import Entities, define_entities
 BUSY_TIMEOUT_SECONDS = 30
 SQLITE = "sqlite"
 POSTGRES = "postgres"
+WRITERS_LOCK = 7419003  # pg_advisory_xact_lock key: one write session at a time, cluster-wide
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,22 @@ def close_store() -> None:
         if _active is not None:
             _active.db.disconnect()
             _active = None
+
+
+def write_session(func: Callable[P, R]) -> Callable[P, R]:
+    """A transaction that reads, decides and writes, safe against every other one.
+
+    On SQLite that is `BEGIN IMMEDIATE`: one writer at a time. Pony's postgres provider only
+    turns autocommit off for `immediate`, so at READ COMMITTED two of them could both count
+    three workspaces under a limit of four and both insert; here each first takes one
+    transaction-scoped advisory lock, which gives PostgreSQL the same one-writer-at-a-time
+    rule across every process and host. Reads never take it.
+    """
+
+    @functools.wraps(func)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _active is not None and _active.engine == POSTGRES:
+            _active.db.execute(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK})")
+        return func(*args, **kwargs)
+
+    return db_session(immediate=True)(locked)  # type: ignore[no-any-return]

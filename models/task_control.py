@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pony.orm import db_session
-
 from models.errors import InvalidTransition, NotFound
 from models.records import OperationRecord, WorkspaceRecord, utcnow
 from models.states import (
@@ -16,7 +14,7 @@ from models.states import (
     SnapshotStatus,
     WorkspaceStatus,
 )
-from models.store import active
+from models.store import active, write_session
 from models.work import _apply_failure
 from models.workspaces import Limits, new_operation, request_action
 
@@ -39,7 +37,7 @@ def _merge_detail(op: Any, **values: Any) -> None:
     op.detail_json = json.dumps(detail, separators=(",", ":"))
 
 
-@db_session(immediate=True)
+@write_session
 def cancel_operation(
     operation_id: str, by: str, owner: str | None = None, verb: str = "revoked"
 ) -> OperationRecord:
@@ -81,7 +79,7 @@ def running_message(workspace_id: str | None) -> str:
     )
 
 
-@db_session(immediate=True)
+@write_session
 def retry_operation(
     operation_id: str, by: str, limits: Limits
 ) -> tuple[WorkspaceRecord, OperationRecord]:

@@ -15,7 +15,7 @@ from pony.orm import db_session
 from models.access import begin_access
 from models.records import OperationRecord, sql_time, utcnow
 from models.states import AccessType, OperationStatus
-from models.store import active
+from models.store import active, write_session
 
 
 class TooManyTerminals(Exception):
@@ -40,7 +40,7 @@ def _open_count(workspace_id: str, fresh_after: datetime) -> int:
     return int(rows[0])
 
 
-@db_session(immediate=True)
+@write_session
 def begin_terminal(
     workspace_id: str,
     owner: str,

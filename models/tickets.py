@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pony.orm import db_session
-
 from models.records import sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class TicketRow:
     expires_at: datetime
 
 
-@db_session(immediate=True)
+@write_session
 def insert_ticket(
     ticket_sha256: str,
     user: str,
@@ -51,7 +49,7 @@ def insert_ticket(
     return expires_at
 
 
-@db_session(immediate=True)
+@write_session
 def take_ticket(ticket_sha256: str) -> TicketRow | None:
     """Remove the ticket and say what it was; None if it does not exist (or was used)."""
     db = active().db
@@ -76,7 +74,7 @@ def take_ticket(ticket_sha256: str) -> TicketRow | None:
     return TicketRow(user=user, workspace_id=workspace_id, expires_at=expires_at)
 
 
-@db_session(immediate=True)
+@write_session
 def purge_expired_tickets(now: datetime | None = None) -> int:
     """Delete every ticket past its lifetime; served by its index."""
     cursor = active().db.execute(

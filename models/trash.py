@@ -25,7 +25,7 @@ from models.states import (
     SnapshotStatus,
     WorkspaceStatus,
 )
-from models.store import active
+from models.store import active, write_session
 from models.workspaces import Limits, live_count, new_operation, request_action, usage
 
 KEEP_FOR = "keep_for"  # detail of a delete that keeps the workspace in the trash
@@ -61,7 +61,7 @@ def final_snapshot(workspace_id: str, owner: str, snapshot_id: str, now: datetim
     )
 
 
-@db_session(immediate=True)
+@write_session
 def request_kept_delete(
     workspace_id: str,
     owner: str | None,
@@ -162,7 +162,7 @@ def select_trash_entry(workspace_id: str, owner: str | None) -> dict[str, Any]:
     return trash_entry(ws, snapshot, _deletion_of(ws))
 
 
-@db_session(immediate=True)
+@write_session
 def restore_from_trash(
     workspace_id: str, owner: str | None, name: str | None, limits: Limits
 ) -> tuple[WorkspaceRecord, OperationRecord]:
@@ -202,7 +202,7 @@ def _purge(ws: Any, now: datetime, requested_by: str | None, reason: str) -> Any
     return op
 
 
-@db_session(immediate=True)
+@write_session
 def purge_from_trash(
     workspace_id: str, owner: str | None, requested_by: str | None = None
 ) -> OperationRecord:
@@ -212,7 +212,7 @@ def purge_from_trash(
     return OperationRecord.from_entity(op)
 
 
-@db_session(immediate=True)
+@write_session
 def purge_due_trash(limit: int = PURGE_BATCH) -> list[tuple[str, str]]:
     """The janitor's part: entries past their retention go; (operation id, type) to enqueue."""
     now = utcnow()

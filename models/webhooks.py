@@ -20,7 +20,7 @@ from models.change_events import ChangeEvent, events_after
 from models.dialect import execute_many, workspace_json
 from models.reads import stored_moment
 from models.records import rfc3339, sql_time, utcnow
-from models.store import active
+from models.store import active, write_session
 
 EVENT_BATCH = 500
 GIVE_UP_AFTER = timedelta(days=1)
@@ -116,7 +116,7 @@ def _expiring(warning_seconds: int, now: datetime) -> list[str]:
     return made
 
 
-@db_session(immediate=True)
+@write_session
 def collect_deliveries(warning_seconds: int) -> list[str]:
     """New deliveries from the change feed and from workspaces about to expire; their ids."""
     now = utcnow()
@@ -151,7 +151,7 @@ def pending_delivery(delivery_id: str) -> Delivery | None:
     return Delivery(row[0], row[1], row[2], row[3], stored_moment(row[4]))  # type: ignore[arg-type]
 
 
-@db_session(immediate=True)
+@write_session
 def record_attempt(delivery_id: str, error: str | None, retry_in: float | None) -> bool:
     """One attempt's outcome: delivered (error None), another try in `retry_in` seconds, or
     given up (retry_in None). True while more attempts will follow."""
@@ -172,7 +172,7 @@ def record_attempt(delivery_id: str, error: str | None, retry_in: float | None) 
     return error is not None and retry_in is not None
 
 
-@db_session(immediate=True)
+@write_session
 def overdue_deliveries(grace_seconds: int) -> list[str]:
     """Deliveries whose next attempt should have happened a while ago: their queued task was
     lost (a crash, a flushed queue). The sweep enqueues them again; their due time moves to

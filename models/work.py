@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pony.orm import db_session
-
 from models.records import OperationRecord, WorkspaceRecord, sql_time, utcnow
 from models.states import (
     AccessType,
@@ -23,7 +21,7 @@ from models.states import (
     success_status,
     transitional_status,
 )
-from models.store import active
+from models.store import active, write_session
 from models.trash import is_purge, keep_for, keep_in_trash
 
 # Exec, terminal and file operations never hold a workspace: a stop may run beside a terminal.
@@ -52,7 +50,7 @@ class Outcome:
     size_bytes: int | None = None
 
 
-@db_session(immediate=True)
+@write_session
 def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefused:
     """Pending -> running with one conditional UPDATE, unless its workspace is busy.
 
@@ -123,7 +121,7 @@ def _snapshot_of(op: Any) -> Any:
     return active().entities.Snapshot.get(id=op.target_id)
 
 
-@db_session(immediate=True)
+@write_session
 def complete_operation(operation_id: str, outcome: Outcome) -> bool:
     """Record success and move the workspace to the action's final status.
 
@@ -170,7 +168,7 @@ def _drop_snapshots(workspace_id: str, now: Any, keep: str | None = None) -> Non
         snapshot.deleted_at = now
 
 
-@db_session(immediate=True)
+@write_session
 def fail_operation(operation_id: str, error: str) -> bool:
     """Record failure; the workspace goes where the transition table says a failure leaves it."""
     Operation, Workspace = active().entities.Operation, active().entities.Workspace
@@ -201,7 +199,7 @@ def _apply_failure(op: Any, ws: Any, error: str, now: Any) -> None:
         ws.expires_at = None
 
 
-@db_session(immediate=True)
+@write_session
 def release_operation(operation_id: str) -> None:
     """Give a claimed operation back (running -> pending) so that a retry can claim it."""
     op = active().entities.Operation.get(id=operation_id)
@@ -211,7 +209,7 @@ def release_operation(operation_id: str) -> None:
         op.enqueued_at = utcnow()
 
 
-@db_session(immediate=True)
+@write_session
 def touch_operations(operation_ids: list[str]) -> None:
     """Heartbeat: the worker holding these operations is alive."""
     now = utcnow()
@@ -220,7 +218,7 @@ def touch_operations(operation_ids: list[str]) -> None:
         op.heartbeat_at = now
 
 
-@db_session(immediate=True)
+@write_session
 def mark_vanished(workspace_id: str, message: str) -> bool:
     """A running workspace whose resource disappeared behind our back becomes failed."""
     ws = active().entities.Workspace.get(id=workspace_id)

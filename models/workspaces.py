@@ -23,7 +23,7 @@ from models.states import (
     success_status,
     transitional_status,
 )
-from models.store import active
+from models.store import active, write_session
 
 DELETED = WorkspaceStatus.DELETED.value
 
@@ -83,7 +83,7 @@ def live_count(owner: str, statuses: frozenset[WorkspaceStatus] | None = None) -
     return count(w for w in Workspace if w.owner == owner and w.status in wanted)
 
 
-@db_session(immediate=True)
+@write_session
 def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord, OperationRecord]:
     """Record a workspace in `creating` and its pending create operation, in one transaction.
 
@@ -131,7 +131,7 @@ def _visible(workspace_id: str, owner: str | None) -> Any:
     return ws
 
 
-@db_session(immediate=True)
+@write_session
 def request_action(
     workspace_id: str,
     owner: str | None,
@@ -186,7 +186,7 @@ def _cancel_pending(workspace_id: str, now: datetime) -> None:
 UNSET: Any = object()
 
 
-@db_session(immediate=True)
+@write_session
 def update_workspace(
     workspace_id: str,
     owner: str | None,
