@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+from datetime import timedelta
 
 import pytest
+from db_support import execute
 
 from models.access import begin_access, finish_access
 from models.activity import describe_idle, idle_workspaces, keepalive
 from models.errors import NotFound
+from models.records import sql_time, utcnow
 from models.settings import Settings
 from models.states import AccessType
 from models.work import Outcome, claim_operation, complete_operation
@@ -28,12 +30,11 @@ def running(name: str, timeout: int) -> str:
 
 
 def age(settings: Settings, workspace_id: str, seconds: int) -> None:
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute(
-            "UPDATE workspaces SET last_activity_at ="
-            " strftime('%Y-%m-%d %H:%M:%f', 'now', ?) WHERE id = ?",
-            (f"-{seconds} seconds", workspace_id),
-        )
+    past = sql_time(utcnow() - timedelta(seconds=seconds))
+    changed = execute(
+        settings, "UPDATE workspaces SET last_activity_at = ? WHERE id = ?", (past, workspace_id)
+    )
+    assert changed == 1
 
 
 def idle_ids() -> list[str]:

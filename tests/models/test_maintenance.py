@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
+from db_support import execute, query
 
 from models.maintenance import expire_workspaces, recover_operations
 from models.records import sql_time, utcnow
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.usefixtures("migrated")
 
 
 def backdate(settings: Settings, sql: str, seconds: int, row_id: str) -> None:
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute(sql, (sql_time(utcnow() - timedelta(seconds=seconds)), row_id))
+    assert execute(settings, sql, (sql_time(utcnow() - timedelta(seconds=seconds)), row_id)) == 1
 
 
 def test_only_expired_live_workspaces_are_marked_with_a_delete_operation(
@@ -32,13 +31,12 @@ def test_only_expired_live_workspaces_are_marked_with_a_delete_operation(
     requeue = expire_workspaces(limit=100)
 
     assert [item.operation_type for item in requeue] == ["delete"]
-    with sqlite3.connect(migrated.db_path) as connection:
-        statuses = dict(connection.execute("SELECT name, status FROM workspaces"))
-        create_status = connection.execute(
-            "SELECT status, error FROM operations"
-            " WHERE workspace_id = ? AND operation_type = 'create'",
-            (expired.id,),
-        ).fetchone()
+    statuses = dict(query(migrated, "SELECT name, status FROM workspaces"))
+    [create_status] = query(
+        migrated,
+        "SELECT status, error FROM operations WHERE workspace_id = ? AND operation_type = 'create'",
+        (expired.id,),
+    )
     assert statuses == {"old": "deleting", "new": "creating", "keep": "creating"}
     assert create_status == ("failed", "cancelled: the workspace expired")
     assert expire_workspaces(limit=100) == []  # already deleting: not expired twice
@@ -73,17 +71,13 @@ def test_a_running_operation_with_a_stale_heartbeat_goes_back_to_pending(
     backdate(migrated, "UPDATE operations SET heartbeat_at = ? WHERE id = ?", 31, op.id)
     recovery = recover_operations(30, heartbeat_timeout=30, max_attempts=3)
     assert [r.operation_id for r in recovery.requeue] == [op.id]
-    with sqlite3.connect(migrated.db_path) as connection:
-        assert connection.execute(
-            "SELECT status FROM operations WHERE id = ?", (op.id,)
-        ).fetchone() == ("pending",)
+    assert query(migrated, "SELECT status FROM operations WHERE id = ?", (op.id,)) == [("pending",)]
 
 
 def test_an_operation_whose_workers_keep_dying_is_reported_exhausted(migrated: Settings) -> None:
     _, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
     claim_operation(op.id, 3)
-    with sqlite3.connect(migrated.db_path) as connection:
-        connection.execute("UPDATE operations SET attempts = 3 WHERE id = ?", (op.id,))
+    execute(migrated, "UPDATE operations SET attempts = 3 WHERE id = ?", (op.id,))
     backdate(migrated, "UPDATE operations SET heartbeat_at = ? WHERE id = ?", 31, op.id)
     recovery = recover_operations(30, heartbeat_timeout=30, max_attempts=3)
     assert (recovery.requeue, recovery.exhausted) == ([], [op.id])

@@ -1,11 +1,11 @@
-"""Progress lines of operations, against a real migrated SQLite database."""
+"""Progress lines of operations, against a real migrated database."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
+from db_support import query
 
 from models.errors import NotFound
 from models.progress import (
@@ -27,13 +27,12 @@ def _operation_id(owner: str = "alice") -> str:
 
 
 def _stored(settings: Settings, operation_id: str) -> tuple[str | None, list[str]]:
-    with sqlite3.connect(settings.db_path) as connection:
-        (progress,) = connection.execute(
-            "SELECT progress FROM operations WHERE id = ?", (operation_id,)
-        ).fetchone()
-        lines = connection.execute(
-            "SELECT line FROM operation_logs WHERE operation_id = ? ORDER BY id", (operation_id,)
-        ).fetchall()
+    [(progress,)] = query(settings, "SELECT progress FROM operations WHERE id = ?", (operation_id,))
+    lines = query(
+        settings,
+        "SELECT line FROM operation_logs WHERE operation_id = ? ORDER BY id",
+        (operation_id,),
+    )
     return progress, [line for (line,) in lines]
 
 

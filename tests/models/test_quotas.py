@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
 
 import pytest
 
+from models.engines import DatabaseTarget
 from models.errors import QuotaExceeded
 from models.settings import Settings
 from models.states import OperationType
@@ -14,10 +14,15 @@ from models.work import Outcome, claim_operation, complete_operation
 from models.workspaces import Limits, NewWorkspace, insert_workspace, request_action, usage
 
 
-def _create_in_own_process(db_path: str, name: str, start: multiprocessing.Barrier) -> str:  # type: ignore[valid-type]
+def _create_in_own_process(
+    target: DatabaseTarget,
+    name: str,
+    start: multiprocessing.Barrier,  # type: ignore[valid-type]
+) -> str:
+    """One process of the race, on the test's own database: the SQLite file or the schema."""
     from models.store import open_store
 
-    open_store(Path(db_path))
+    open_store(target)
     start.wait()  # type: ignore[attr-defined]
     try:
         insert_workspace(NewWorkspace("alice", name, "local"), Limits(max_workspaces=3))
@@ -34,7 +39,7 @@ def test_racing_processes_cannot_pass_the_workspace_limit(migrated: Settings) ->
         with context.Pool(8) as pool:
             outcomes = pool.starmap(
                 _create_in_own_process,
-                [(str(migrated.db_path), f"w{index}", start) for index in range(8)],
+                [(migrated.data_target, f"w{index}", start) for index in range(8)],
             )
     assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
     assert usage("alice") == {"workspaces": 3, "running": 3}

@@ -1,4 +1,4 @@
-"""The read path: SQLite builds the workspace JSON; it must be exactly the record's JSON."""
+"""The read path: the database builds the workspace JSON; it must be exactly the record's JSON."""
 
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def _statements_of(read: Callable[[], object]) -> list[str]:
         pytest.param(lambda: select_operations("alice", None, None, None, 50, None), id="ops"),
     ],
 )
+@pytest.mark.sqlite_only  # SQLite's query plan, through its trace callback and EXPLAIN QUERY PLAN
 def test_pages_read_an_index_in_order_instead_of_sorting_the_table(
     migrated: Settings, read: Callable[[], object]
 ) -> None:

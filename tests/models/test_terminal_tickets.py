@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import timedelta
 
 import pytest
+from db_support import execute, query
 
 from models.access import finish_access
 from models.records import utcnow
@@ -27,8 +27,7 @@ FRESH = timedelta(seconds=30)
 def test_a_ticket_is_stored_as_its_hash_only(migrated: Settings) -> None:
     ticket = issue_ticket("alice", WORKSPACE, migrated)
 
-    with sqlite3.connect(migrated.db_path) as connection:
-        rows = connection.execute("SELECT * FROM terminal_tickets").fetchall()
+    rows = query(migrated, "SELECT * FROM terminal_tickets")
     assert len(rows) == 1
     assert ticket.value not in repr(rows)
     assert rows[0][0] == ticket_hash(ticket.value)
@@ -60,8 +59,8 @@ def test_an_expired_ticket_is_refused(migrated: Settings) -> None:
     from dataclasses import replace
 
     ticket = issue_ticket("alice", WORKSPACE, replace(migrated, terminal_ticket_seconds=1))
-    with sqlite3.connect(migrated.db_path) as connection:  # its second passed
-        connection.execute("UPDATE terminal_tickets SET expires_at = '2000-01-01 00:00:00.000000'")
+    # its second passed
+    execute(migrated, "UPDATE terminal_tickets SET expires_at = '2000-01-01 00:00:00.000000'")
 
     assert redeem_ticket(ticket.value, WORKSPACE) is None
 
@@ -78,8 +77,7 @@ def test_the_janitor_purges_expired_tickets_only(migrated: Settings) -> None:
     assert purge_expired_tickets(utcnow()) == 0
     assert purge_expired_tickets(utcnow() + timedelta(seconds=31)) == 2
     issue_ticket("alice", WORKSPACE, migrated)
-    with sqlite3.connect(migrated.db_path) as connection:
-        connection.execute("UPDATE terminal_tickets SET expires_at = '2000-01-01 00:00:00.000000'")
+    execute(migrated, "UPDATE terminal_tickets SET expires_at = '2000-01-01 00:00:00.000000'")
     assert run_janitor(migrated).terminal_tickets_purged == 1
 
 
@@ -97,11 +95,11 @@ def test_terminals_past_the_limit_are_refused() -> None:
 
 def test_a_session_without_heartbeat_stops_counting(migrated: Settings) -> None:
     session = begin_terminal(WORKSPACE, "alice", "alice", 1, FRESH)
-    with sqlite3.connect(migrated.db_path) as connection:  # its web process died long ago
-        connection.execute(
-            "UPDATE operations SET heartbeat_at = '2000-01-01 00:00:00.000000' WHERE id = ?",
-            (session.id,),
-        )
+    execute(  # its web process died long ago
+        migrated,
+        "UPDATE operations SET heartbeat_at = '2000-01-01 00:00:00.000000' WHERE id = ?",
+        (session.id,),
+    )
     assert open_terminal_count(WORKSPACE, FRESH) == 0
     touch_operations([session.id])  # a live one keeps its place
     assert open_terminal_count(WORKSPACE, FRESH) == 1

@@ -1,12 +1,12 @@
-"""Webhook deliveries made from the change feed, against a real migrated SQLite database."""
+"""Webhook deliveries made from the change feed, against a real migrated database."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import timedelta
 
 import pytest
+from db_support import execute
 
 from models.records import sql_time, utcnow
 from models.settings import Settings
@@ -65,11 +65,8 @@ def test_an_expiring_workspace_is_announced_once_per_expiry(migrated: Settings) 
     assert collect_deliveries(3600) == []
 
     # An extended TTL that comes close again is announced again.
-    with sqlite3.connect(migrated.db_path) as connection:
-        later = sql_time(utcnow() + timedelta(seconds=1200))
-        connection.execute(
-            "UPDATE workspaces SET expires_at = ? WHERE id = ?", (later, workspace_id)
-        )
+    later = sql_time(utcnow() + timedelta(seconds=1200))
+    execute(migrated, "UPDATE workspaces SET expires_at = ? WHERE id = ?", (later, workspace_id))
     assert [b["type"] for b in bodies(collect_deliveries(3600))] == ["workspace.expiring"]
 
 
@@ -92,9 +89,8 @@ def test_a_lost_delivery_is_found_again_once(migrated: Settings) -> None:
     claim_operation(operation_id, 3)
     fail_operation(operation_id, "boom")
     made = collect_deliveries(0)
-    with sqlite3.connect(migrated.db_path) as connection:
-        long_ago = sql_time(utcnow() - timedelta(minutes=10))
-        connection.execute("UPDATE webhook_deliveries SET next_attempt_at = ?", (long_ago,))
+    long_ago = sql_time(utcnow() - timedelta(minutes=10))
+    execute(migrated, "UPDATE webhook_deliveries SET next_attempt_at = ?", (long_ago,))
 
     assert sorted(overdue_deliveries(60)) == sorted(made)
     assert overdue_deliveries(60) == []

@@ -1,10 +1,9 @@
-"""Claims, completion and failure of operations, against a real migrated SQLite database."""
+"""Claims, completion and failure of operations, against a real migrated database."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+from db_support import query
 
 from models.errors import InvalidTransition
 from models.records import OperationRecord, WorkspaceRecord
@@ -36,10 +35,10 @@ def create(name: str = "dev", owner: str = "alice") -> tuple[WorkspaceRecord, Op
 
 
 def operation_row(settings: Settings, operation_id: str) -> tuple:
-    with sqlite3.connect(settings.db_path) as connection:
-        return connection.execute(
-            "SELECT status, attempts, error FROM operations WHERE id = ?", (operation_id,)
-        ).fetchone()
+    [row] = query(
+        settings, "SELECT status, attempts, error FROM operations WHERE id = ?", (operation_id,)
+    )
+    return row
 
 
 def test_an_operation_is_claimed_once(migrated: Settings) -> None:

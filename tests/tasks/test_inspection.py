@@ -1,4 +1,4 @@
-"""The operator's queries (tasks/inspection.py) over a real SQLite queue, database and history.
+"""The operator's queries (tasks/inspection.py) over a real SQLite queue and history, and the data.
 
 Tasks run through huey.execute() in this thread, as a consumer's worker runs them: the history
 sees the real signals. A consumer process is exercised in tests/e2e/test_task_inspection.py.
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from db_support import execute, query
 
 import tasks.worker
 from models.settings import Settings
@@ -50,10 +51,19 @@ def new_workspace(name: str, **fields: object) -> tuple[str, str]:
 
 
 def task_ids(settings: Settings, operation_id: str) -> str | None:
-    with sqlite3.connect(settings.db_path) as connection:
-        return connection.execute(
-            "SELECT task_ids FROM operations WHERE id = ?", (operation_id,)
-        ).fetchone()[0]
+    [(value,)] = query(settings, "SELECT task_ids FROM operations WHERE id = ?", (operation_id,))
+    return value
+
+
+def data_tables(settings: Settings) -> set[str]:
+    """The tables of the data database: the SQLite file, or the test's PostgreSQL schema."""
+    if settings.database is None:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = (
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    return {name for (name,) in query(settings, sql)}
 
 
 def test_the_history_lives_in_its_own_file(migrated: Settings, history: TaskHistory) -> None:
@@ -61,9 +71,8 @@ def test_the_history_lives_in_its_own_file(migrated: Settings, history: TaskHist
     assert path.exists() and path not in (migrated.db_path, migrated.resolved_queue_path)
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with sqlite3.connect(migrated.db_path) as connection:
-        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
-    assert "huey_event" not in tables
+    tables = data_tables(migrated)
+    assert "operations" in tables and "huey_event" not in tables
 
 
 def test_enqueue_records_the_task_id_on_the_operation(migrated: Settings) -> None:
@@ -139,10 +148,9 @@ def test_revoking_a_pending_create_cancels_it_and_the_task_does_nothing(
     assert result["operation"]["detail"] == {"revoked_by": "carol"}
     (row,) = view.list_tasks("recent")
     assert row["outcome"] == "revoked"
-    with sqlite3.connect(migrated.db_path) as connection:
-        status, message = connection.execute(
-            "SELECT status, error_message FROM workspaces WHERE id = ?", (ws_id,)
-        ).fetchone()
+    [(status, message)] = query(
+        migrated, "SELECT status, error_message FROM workspaces WHERE id = ?", (ws_id,)
+    )
     assert (status, message) == ("failed", "create cancelled by carol")
     assert not (migrated.resolved_data_dir / "workspaces" / ws_id).exists()
 
@@ -158,15 +166,12 @@ def test_a_cancelled_stop_leaves_the_workspace_running(
     TaskView(migrated).revoke(stop.id, "carol")  # by operation id
     run_all(history)
 
-    with sqlite3.connect(migrated.db_path) as connection:
-        status = connection.execute("SELECT status FROM workspaces WHERE id = ?", (ws_id,))
-        assert status.fetchone()[0] == "running"
+    assert query(migrated, "SELECT status FROM workspaces WHERE id = ?", (ws_id,)) == [("running",)]
 
 
 def test_a_running_operation_is_not_revoked(migrated: Settings) -> None:
     _, op_id = new_workspace("busy")
-    with sqlite3.connect(migrated.db_path) as connection:
-        connection.execute("UPDATE operations SET status = 'running' WHERE id = ?", (op_id,))
+    execute(migrated, "UPDATE operations SET status = 'running' WHERE id = ?", (op_id,))
 
     with pytest.raises(Refused) as refused:
         TaskView(migrated).revoke(op_id, "carol")
@@ -215,8 +220,7 @@ def test_retry_is_refused_when_the_transition_is_not_allowed_now(
     ws_id, op_id = new_workspace("rebuilt", repo_url="/no/such/repo")
     run_all(history)
     # the operator's colleague rebuilt it meanwhile: the failed create no longer applies
-    with sqlite3.connect(migrated.db_path) as connection:
-        connection.execute("UPDATE workspaces SET status = 'running' WHERE id = ?", (ws_id,))
+    execute(migrated, "UPDATE workspaces SET status = 'running' WHERE id = ?", (ws_id,))
 
     with pytest.raises(Refused) as refused:
         TaskView(migrated).retry(op_id, "dave")

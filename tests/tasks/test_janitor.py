@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import uuid
 from datetime import timedelta
 
 import pytest
+from db_support import execute
 
 from models.errors import NotFound
 from models.records import sql_time, utcnow
@@ -21,10 +21,7 @@ pytestmark = pytest.mark.usefixtures("migrated", "immediate")
 
 def expire_now(settings: Settings, workspace_id: str) -> None:
     past = sql_time(utcnow() - timedelta(seconds=1))
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute(
-            "UPDATE workspaces SET expires_at = ? WHERE id = ?", (past, workspace_id)
-        )
+    execute(settings, "UPDATE workspaces SET expires_at = ? WHERE id = ?", (past, workspace_id))
 
 
 def test_an_expired_workspace_is_cleaned_up(migrated: Settings) -> None:

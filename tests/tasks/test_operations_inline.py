@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
+from db_support import query
 
 from models.settings import Settings
 from models.states import OperationType
@@ -31,10 +31,8 @@ def workspace_folder(settings: Settings, workspace_id: str) -> Path:
 
 
 def operation_status(settings: Settings, operation_id: str) -> tuple[str, int]:
-    with sqlite3.connect(settings.db_path) as connection:
-        return connection.execute(
-            "SELECT status, attempts FROM operations WHERE id = ?", (operation_id,)
-        ).fetchone()
+    [row] = query(settings, "SELECT status, attempts FROM operations WHERE id = ?", (operation_id,))
+    return row
 
 
 def test_provisioning_makes_the_folder_and_records_where_it_is(migrated: Settings) -> None:
@@ -103,10 +101,7 @@ def test_delete_removes_the_folder_and_the_workspace(migrated: Settings) -> None
     cleanup_workspace(delete.id)
     assert not workspace_folder(migrated, ws.id).exists()
     assert operation_status(migrated, delete.id) == ("success", 1)
-    with sqlite3.connect(migrated.db_path) as connection:
-        assert connection.execute(
-            "SELECT status FROM workspaces WHERE id = ?", (ws.id,)
-        ).fetchone() == ("deleted",)
+    assert query(migrated, "SELECT status FROM workspaces WHERE id = ?", (ws.id,)) == [("deleted",)]
 
 
 def test_delete_while_provisioning_is_claimed_cleans_up_after_it(migrated: Settings) -> None:

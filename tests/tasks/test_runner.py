@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from db_support import query
 
 from models.settings import Settings
 from models.workspaces import Limits, NewWorkspace, insert_workspace, select_workspace
@@ -26,11 +26,8 @@ def test_an_unreachable_docker_daemon_is_retried_then_reported(
     ws, op = insert_workspace(NewWorkspace("alice", "dev", "docker", template="base"), Limits())
 
     provision_workspace(op.id)  # first attempt: transient, handed back for a later retry
-    with sqlite3.connect(migrated.db_path) as connection:
-        row = connection.execute(
-            "SELECT status, attempts FROM operations WHERE id = ?", (op.id,)
-        ).fetchone()
-    assert row == ("pending", 1)
+    rows = query(migrated, "SELECT status, attempts FROM operations WHERE id = ?", (op.id,))
+    assert rows == [("pending", 1)]
     assert select_workspace(ws.id, "alice").status == "creating"
 
     provision_workspace(op.id)  # last attempt: the operation fails with a readable reason

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
+from db_support import execute
 
 from models.records import sql_time, utcnow
 from models.settings import Settings
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("migrated", "immediate")
 
 def age(settings: Settings, column: str, operation_id: str, seconds: int) -> None:
     past = sql_time(utcnow() - timedelta(seconds=seconds))
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute(f"UPDATE operations SET {column} = ? WHERE id = ?", (past, operation_id))
+    sql = f"UPDATE operations SET {column} = ? WHERE id = ?"
+    assert execute(settings, sql, (past, operation_id)) == 1
 
 
 def test_a_create_that_was_never_enqueued_is_provisioned(migrated: Settings) -> None:
@@ -45,8 +45,7 @@ def test_an_operation_that_keeps_killing_its_worker_is_failed(migrated: Settings
     for _ in range(migrated.max_attempts):
         assert isinstance(claim_operation(op.id, migrated.max_attempts), Claim)
         age(migrated, "heartbeat_at", op.id, migrated.heartbeat_timeout + 1)
-        with sqlite3.connect(migrated.db_path) as connection:
-            connection.execute("UPDATE operations SET status = 'pending' WHERE id = ?", (op.id,))
+        execute(migrated, "UPDATE operations SET status = 'pending' WHERE id = ?", (op.id,))
     assert claim_operation(op.id, migrated.max_attempts) is ClaimRefused.DONE
     record = select_workspace(ws.id, "alice")
     assert record.status == "failed"
