@@ -66,6 +66,16 @@ def data_tables(settings: Settings) -> set[str]:
     return {name for (name,) in query(settings, sql)}
 
 
+def test_on_postgresql_the_history_lives_beside_the_data(
+    migrated: Settings, history: TaskHistory
+) -> None:
+    if migrated.database is None:
+        pytest.skip("the data is on SQLite in this run")
+    assert {"operations", "huey_event", "huey_inflight"} <= data_tables(migrated)
+    assert not migrated.resolved_task_history_path.exists()  # no SQLite file on the side
+
+
+@pytest.mark.sqlite_only
 def test_the_history_lives_in_its_own_file(migrated: Settings, history: TaskHistory) -> None:
     path = migrated.resolved_task_history_path
     assert path.exists() and path not in (migrated.db_path, migrated.resolved_queue_path)
