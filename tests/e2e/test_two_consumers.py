@@ -21,6 +21,7 @@ FAST_RECOVERY = {
     "VM_API_PROVISIONER_INTERVAL": "1",
     "VM_API_REQUEUE_AFTER": "2",
     "VM_API_WORKERS": "2",
+    "VM_API_JANITOR_INTERVAL": "1",  # many janitor slots while the two consumers race
 }
 
 
@@ -49,9 +50,14 @@ def settled(config: ServiceConfig) -> bool:
     return open_ops == 0
 
 
-def runs_per_operation(config: ServiceConfig) -> Counter[str]:
-    """How many times a consumer started each operation's task (huey's own signals)."""
-    rows = query(config.settings(), "SELECT args FROM huey_event WHERE signal = 'executing'")
+def runs_per_operation(config: ServiceConfig, task: str = "%") -> Counter[str]:
+    """How many times a consumer started each operation's task (huey's own signals), by the
+    task's first argument (an operation id, or a periodic slot)."""
+    rows = query(
+        config.settings(),
+        "SELECT args FROM huey_event WHERE signal = 'executing' AND task LIKE ?",
+        (task,),
+    )
     # recorded as "('<operation id>',) {}": the positional arguments, then the keyword ones
     positional = [ast.literal_eval(args.rsplit(" {", 1)[0]) for (args,) in rows if args]
     return Counter(str(values[0]) for values in positional if values)  # periodic tasks: none
@@ -91,6 +97,8 @@ def test_two_consumers_provision_200_workspaces_each_exactly_once(
     folders = sorted(p.name for p in (web.config.data_dir / "workspaces").iterdir())
     assert folders == sorted(ids)
     assert executed_by(first) > 0 and executed_by(second) > 0  # both took part
+    janitor_runs = runs_per_operation(web.config, "%janitor_slot")
+    assert len(janitor_runs) >= 3 and set(janitor_runs.values()) == {1}  # once per slot
 
 
 def test_kill_9_of_one_of_two_consumers_mid_burst_loses_nothing_and_runs_nothing_twice(
