@@ -20,6 +20,9 @@ request metrics, no /metrics), on a copy of the same database. The single GET's 
 with metrics must stay within 5 % of the ratio without (`metrics cost` line).
 
     /work/venv/bin/python bench/api_throughput.py [--seconds 15] [--rounds 3] [--workers 1,2]
+
+With --database-url postgresql://... the third server serves the same seeded rows from
+PostgreSQL (metrics on) instead, and an `engine` table compares the two engines' ratios.
 (needs wrk: apt-get install -y wrk)
 """
 
@@ -32,6 +35,7 @@ import shutil
 import statistics
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,13 +207,12 @@ def run_config(
     # the same database, copied: one `vm-api web` per database file (the running lock)
     plain_root = root / "no-metrics"
     plain_port = free_port()
-    plain_env = service_env(
-        plain_root,
-        plain_port,
-        VM_API_WEB_WORKERS=str(workers),
+    if args.postgres_url:  # the third server: the same data on PostgreSQL, metrics on
+        third = {"VM_API_DATABASE_URL": args.postgres_url}
+    else:
         # BENCH_PLAIN_METRICS=true: an A/A run (both with metrics), to see what order alone does
-        VM_API_METRICS=os.environ.get("BENCH_PLAIN_METRICS", "false"),
-    )
+        third = {"VM_API_METRICS": os.environ.get("BENCH_PLAIN_METRICS", "false")}
+    plain_env = service_env(plain_root, plain_port, VM_API_WEB_WORKERS=str(workers), **third)
     plain = Service(
         [*vm_api_command(), "web"], plain_env, root / f"plain-{workers}.log", port=plain_port
     )
@@ -252,6 +255,47 @@ def report_metrics_cost(real: Measured, plain: Measured, bare: Measured) -> None
                      target if name == "single" else ""])  # fmt: skip
     print()
     print_table(["metrics cost", "real/bare", "no-metrics/bare", "ratio lost", "target"], rows)
+
+
+def report_engines(sqlite: Measured, postgres: Measured, bare: Measured) -> None:
+    rows = []
+    for name in TARGETS:
+        on_sqlite = sqlite.load[name].rps / bare.load[name].rps
+        on_postgres = postgres.load[name].rps / bare.load[name].rps
+        rows.append([name, f"{sqlite.load[name].rps:.0f}", f"{postgres.load[name].rps:.0f}",
+                     f"{on_sqlite:.3f}", f"{on_postgres:.3f}", f"{on_postgres / on_sqlite:.2f}",
+                     f"{postgres.load[name].p99_ms:.1f}"])  # fmt: skip
+    print()
+    print_table(
+        ["engine", "SQLite rps", "PostgreSQL rps", "SQLite/bare", "PostgreSQL/bare",
+         "PG/SQLite", "PG p99 ms"],
+        rows,
+    )  # fmt: skip
+
+
+def copy_to_postgres(db_path: Path, url: str) -> None:
+    """The seeded rows, into a migrated PostgreSQL schema (`vm-api prestart` made it)."""
+    import sqlite3
+
+    import psycopg2
+
+    from models.engines import parse_database_url
+
+    source = sqlite3.connect(db_path)
+    target = psycopg2.connect(**parse_database_url(url).connect_kwargs)
+    try:
+        columns = [row[1] for row in source.execute("PRAGMA table_info(workspaces)")]
+        rows = source.execute(f"SELECT {', '.join(columns)} FROM workspaces").fetchall()
+        with target, target.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO workspaces ({', '.join(columns)})"
+                f" VALUES ({', '.join(['%s'] * len(columns))})",
+                rows,
+            )
+            cursor.execute("ANALYZE")
+    finally:
+        source.close()
+        target.close()
 
 
 def report(workers: int, real: Measured, bare: Measured, sizes: dict[str, int]) -> None:
@@ -315,7 +359,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (2 cores are shared)")
     parser.add_argument("--workers", default="1,2", help="VM_API_WEB_WORKERS values to run")
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://...: the third server serves the same data from PostgreSQL (a new"
+        " schema of this database) instead of SQLite without metrics",
+    )
     args = parser.parse_args()
+    args.postgres_url = None
+    if args.database_url:
+        args.postgres_url = f"{args.database_url}?schema=bench_{uuid.uuid4().hex[:12]}"
     exit_on_sigterm()
     wrk_path()
     with workdir("api") as root:
@@ -325,6 +377,10 @@ def main() -> int:
         print(f"seeded {ROWS} workspaces for {USERS} users in {seeded.seconds:.2f} s")
         (root / "no-metrics").mkdir()
         shutil.copy2(root / "vm.db", root / "no-metrics" / "vm.db")
+        if args.postgres_url:
+            prestart({**env, "VM_API_DATABASE_URL": args.postgres_url})
+            copy_to_postgres(root / "vm.db", args.postgres_url)
+            print("the third server: the same rows on PostgreSQL (metrics on)")
         scripts = load_scripts(root, seeded.ids_by_user)
         print(
             f"wrk: {args.connections} connections, {args.threads} thread(s),"
@@ -334,7 +390,10 @@ def main() -> int:
         for workers in (int(part) for part in args.workers.split(",")):
             real, bare, sizes, plain = run_config(workers, root, seeded.ids_by_user, scripts, args)
             report(workers, real, bare, sizes)
-            report_metrics_cost(real, plain, bare)
+            if args.postgres_url:
+                report_engines(real, plain, bare)
+            else:
+                report_metrics_cost(real, plain, bare)
     return 0
 
 
