@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from db_support import test_database_url
 from migration_support import migrations_plus
 from yoyo import get_backend, read_migrations
 
@@ -37,13 +38,22 @@ RunVmApi = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def run_vm_api(tmp_path: Path) -> RunVmApi:
-    """Run the real `vm-api` command against tmp_path/vm.db (variables override the env)."""
+def cli_database_url() -> str | None:
+    """The VM_API_DATABASE_URL `run_vm_api` passes: a schema of this test's own in a PostgreSQL
+    run (TEST_DATABASE_URL), None on SQLite."""
+    return test_database_url()
+
+
+@pytest.fixture
+def run_vm_api(tmp_path: Path, cli_database_url: str | None) -> RunVmApi:
+    """Run the real `vm-api` command against tmp_path/vm.db, or this test's PostgreSQL schema
+    in a PostgreSQL run (variables override the env)."""
+    database = {"VM_API_DATABASE_URL": cli_database_url} if cli_database_url else {}
 
     def run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*_vm_api_command(), *args],
-            env=_cli_env(tmp_path / "vm.db", **variables),
+            env=_cli_env(tmp_path / "vm.db", **{**database, **variables}),
             cwd=tmp_path,
             capture_output=True,
             text=True,

@@ -1,4 +1,7 @@
-"""Backups: unique names, consistent copies of WAL databases, pruning, and what verify refuses."""
+"""Backups: unique names, consistent copies of WAL databases, pruning, and what verify refuses.
+
+All about the SQLite file and its copies (sqlite_only); on PostgreSQL the backup is pg_dump,
+tested in test_prestart_postgres.py."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from service.backups import (
 )
 from service.prestart import run_prestart
 
+pytestmark = pytest.mark.sqlite_only
 RunVmApi = Callable[..., subprocess.CompletedProcess[str]]
 
 

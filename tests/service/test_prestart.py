@@ -1,5 +1,8 @@
 """The pre-start hook: backup then migrate, failures undone, runs serialized, interrupted runs
-finished; the rollback files; and restoring a backup in place of the database."""
+finished; the rollback files; and restoring a backup in place of the database.
+
+All but the rollback-file check are about the SQLite file (its backups, marker, flock, WAL,
+PRAGMA): sqlite_only. The hook on PostgreSQL is tested in test_prestart_postgres.py."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from yoyo import get_backend, read_migrations
 from models.settings import Settings
 from service import prestart
 from service.backups import SQLITE_HEADER, BackupError, list_backups, write_backup
+from service.migration_sets import POSTGRES_SUBDIR
 from service.prestart import MIGRATIONS_DIR, MigrationFailed, restore, run_prestart
 from service.runlock import ServiceRunning
 
@@ -63,6 +67,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.sqlite_only
 def test_empty_database_gets_every_migration_and_no_backup(settings: Settings) -> None:
     result = run_prestart(settings)
 
@@ -74,6 +79,7 @@ def test_empty_database_gets_every_migration_and_no_backup(settings: Settings) -
     assert _query(settings.db_path, "SELECT count(*) FROM yoyo_lock") == [(0,)]
 
 
+@pytest.mark.sqlite_only
 def test_existing_database_is_backed_up_before_migrating(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -94,6 +100,7 @@ def test_existing_database_is_backed_up_before_migrating(
     assert _query(result.backup, "SELECT id FROM workspaces") == [("ws-1",)]
 
 
+@pytest.mark.sqlite_only
 def test_existing_data_is_kept_by_the_migration(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -109,6 +116,7 @@ def test_existing_data_is_kept_by_the_migration(
     assert not prestart._marker(first_migration_db).exists()
 
 
+@pytest.mark.sqlite_only
 def test_backup_holds_commits_still_in_the_wal(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -133,6 +141,7 @@ def test_backup_holds_commits_still_in_the_wal(
     ]
 
 
+@pytest.mark.sqlite_only
 def test_nothing_pending_means_no_backup(settings: Settings, first_migration_db: Path) -> None:
     run_prestart(settings)
     backups = list_backups(first_migration_db)
@@ -144,6 +153,7 @@ def test_nothing_pending_means_no_backup(settings: Settings, first_migration_db:
     assert list_backups(first_migration_db) == backups
 
 
+@pytest.mark.sqlite_only
 def test_failing_migration_leaves_the_database_exactly_as_it_was(
     settings: Settings, first_migration_db: Path, broken_migrations: Path
 ) -> None:
@@ -162,6 +172,7 @@ def test_failing_migration_leaves_the_database_exactly_as_it_was(
     assert not prestart._marker(first_migration_db).exists()
 
 
+@pytest.mark.sqlite_only
 def test_failing_migration_on_a_new_database_leaves_no_database(
     settings: Settings, broken_migrations: Path
 ) -> None:
@@ -174,6 +185,7 @@ def test_failing_migration_on_a_new_database_leaves_no_database(
     assert run_prestart(settings).applied == ALL_MIGRATIONS
 
 
+@pytest.mark.sqlite_only
 def test_interrupted_run_is_put_back_then_completed(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -193,6 +205,7 @@ def test_interrupted_run_is_put_back_then_completed(
     assert not prestart._marker(first_migration_db).exists()
 
 
+@pytest.mark.sqlite_only
 def test_interrupted_run_on_a_new_database_starts_over(settings: Settings) -> None:
     settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     prestart._write_marker(settings.db_path, prestart.NEW_DATABASE)
@@ -207,6 +220,7 @@ def test_interrupted_run_on_a_new_database_starts_over(settings: Settings) -> No
     assert "deleted_at" in _columns(settings.db_path, "workspaces")
 
 
+@pytest.mark.sqlite_only
 def test_interrupted_run_whose_backup_is_gone_stops_with_a_message(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -220,6 +234,7 @@ def test_interrupted_run_whose_backup_is_gone_stops_with_a_message(
     assert _dump(first_migration_db) == before
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
     settings: Settings,
@@ -258,6 +273,7 @@ def test_prestart_killed_mid_migration_is_completed_by_the_next_start(
     assert not marker.exists()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_two_prestarts_at_once_apply_the_migrations_once(
     tmp_path: Path, vm_api_command: list[str], start_process: StartProcess
@@ -301,6 +317,20 @@ def test_every_migration_has_a_rollback_file() -> None:
         assert (MIGRATIONS_DIR / f"{migration}.rollback.sql").is_file(), migration
 
 
+def test_every_postgresql_override_has_a_rollback_file_and_a_portable_twin() -> None:
+    overrides = sorted(
+        path.name.removesuffix(".sql")
+        for path in (MIGRATIONS_DIR / POSTGRES_SUBDIR).glob("*.sql")
+        if not path.name.endswith(".rollback.sql")
+    )
+    assert overrides  # the folder is read at all
+    for migration in overrides:
+        assert migration in ALL_MIGRATIONS, migration
+        rollback = MIGRATIONS_DIR / POSTGRES_SUBDIR / f"{migration}.rollback.sql"
+        assert rollback.is_file(), migration
+
+
+@pytest.mark.sqlite_only
 def test_each_rollback_undoes_its_own_migration(tmp_path: Path) -> None:
     db_path = tmp_path / "vm.db"
     migrations = read_migrations(str(MIGRATIONS_DIR))
@@ -325,6 +355,7 @@ def test_each_rollback_undoes_its_own_migration(tmp_path: Path) -> None:
     assert _recorded(db_path) == []
 
 
+@pytest.mark.sqlite_only
 def test_rolled_back_database_migrates_again(settings: Settings) -> None:
     run_prestart(settings)
     backend = get_backend(f"sqlite:///{settings.db_path}")
@@ -339,6 +370,7 @@ def test_rolled_back_database_migrates_again(settings: Settings) -> None:
     assert run_prestart(settings).applied == ALL_MIGRATIONS
 
 
+@pytest.mark.sqlite_only
 def test_restore_puts_the_backup_back_and_saves_the_current_database(
     settings: Settings, first_migration_db: Path
 ) -> None:
@@ -356,6 +388,7 @@ def test_restore_puts_the_backup_back_and_saves_the_current_database(
     assert _query(safety, "SELECT name FROM workspaces") == [("renamed-after-backup",)]
 
 
+@pytest.mark.sqlite_only
 def test_restore_wins_over_an_interrupted_migration_run(
     settings: Settings, first_migration_db: Path, tmp_path: Path
 ) -> None:
@@ -375,11 +408,13 @@ def test_restore_wins_over_an_interrupted_migration_run(
     assert _query(first_migration_db, "SELECT name FROM workspaces") == [("chosen",)]
 
 
+@pytest.mark.sqlite_only
 def test_restore_refuses_the_database_itself(settings: Settings, first_migration_db: Path) -> None:
     with pytest.raises(BackupError, match="is the database itself"):
         restore(settings, first_migration_db)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.slow
 def test_restore_refuses_while_the_service_holds_the_running_lock(
     settings: Settings,

@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -138,6 +139,33 @@ async def test_app_stops_its_lane_after_serving(settings: Settings) -> None:
         close_store()
 
 
+@contextmanager
+def uncommitted(settings: Settings, sql: str, params: tuple[Any, ...]) -> Iterator[None]:
+    """Another connection holds a write open (SQLite's write lock, PostgreSQL's row lock) for
+    the whole block, then rolls it back."""
+    if settings.database is None:
+        writer = sqlite3.connect(settings.db_path, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute(sql, params)
+            yield
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        return
+    import psycopg2
+
+    connection = psycopg2.connect(**settings.database.connect_kwargs)
+    try:
+        with connection.cursor() as cursor:  # psycopg2 opens the transaction itself
+            cursor.execute(sql.replace("?", "%s"), params)
+            assert cursor.rowcount == 1
+        yield
+    finally:
+        connection.rollback()
+        connection.close()
+
+
 async def test_reads_go_on_while_another_process_holds_the_write_lock(
     app: Quart, settings: Settings
 ) -> None:
@@ -149,21 +177,17 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock(
     )
     assert created.status_code == 201, await created.get_data()
     workspace_id = (await created.get_json())["id"]
-    writer = sqlite3.connect(settings.db_path, isolation_level=None)
-    try:
-        writer.execute("BEGIN IMMEDIATE")
-        writer.execute("UPDATE workspaces SET name = 'uncommitted' WHERE id = ?", (workspace_id,))
+    rename = "UPDATE workspaces SET name = 'uncommitted' WHERE id = ?"
+    with uncommitted(settings, rename, (workspace_id,)):
         started = time.monotonic()
         one = await client.get(f"/api/v1/workspaces/{workspace_id}", headers={"x-user": "alice"})
         listed = await client.get("/api/v1/workspaces", headers={"x-user": "alice"})
         elapsed = time.monotonic() - started
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
     assert one.status_code == 200 and listed.status_code == 200
     assert (await one.get_json())["name"] == "held"  # the last commit, not the open write
     assert [w["name"] for w in await listed.get_json()] == ["held"]
-    # WAL: readers never wait for the writer; waiting would take the whole busy timeout
+    # WAL (or PostgreSQL's MVCC): readers never wait for the writer; waiting would take the
+    # whole busy timeout
     assert elapsed < BUSY_TIMEOUT_SECONDS / 2
 
 
@@ -181,6 +205,8 @@ def test_web_entry_point_freezes_the_start_up_heap(settings: Settings) -> None:
         "asyncio.run(main())\n"
     )
     env = {"VM_API_DB_PATH": str(settings.db_path), "PATH": ""}
+    if settings.database is not None:
+        env["VM_API_DATABASE_URL"] = settings.database.url
     result = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
 from api_support import ALICE, assert_error, create_workspace, get_json
+from db_support import execute
 from quart.testing import QuartClient
 
 from models.settings import Settings
@@ -183,8 +183,9 @@ async def test_identity_is_checked_before_the_body(client: QuartClient) -> None:
 
 async def test_an_unexpected_failure_is_a_json_500(client: QuartClient, settings: Settings) -> None:
     # A real fault, not bad input: the operations table is gone.
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute("DROP TABLE operations")
+    # CASCADE on PostgreSQL: the foreign keys that point at it go too (SQLite has no CASCADE).
+    cascade = "" if settings.database is None else " CASCADE"
+    execute(settings, f"DROP TABLE operations{cascade}")
 
     response = await client.get("/api/v1/operations", headers=ALICE)
 

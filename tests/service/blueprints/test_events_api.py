@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,12 +17,13 @@ from api_support import (
     read_events,
     run_queued,
 )
-from pony.orm import db_session
+from db_support import execute
 from quart.testing import QuartClient
 
 import service.blueprints.events as events_module
 from models.change_events import events_after, last_event_id, purge_events
-from models.store import active
+from models.records import sql_time, utcnow
+from models.settings import Settings
 
 EVENTS = "/api/v1/events"
 
@@ -178,16 +180,17 @@ async def test_a_client_that_leaves_is_unsubscribed(client: QuartClient) -> None
     assert feed.open_streams == 0
 
 
-async def test_purge_keeps_the_newest_event_so_ids_never_repeat(client: QuartClient) -> None:
+async def test_purge_keeps_the_newest_event_so_ids_never_repeat(
+    client: QuartClient, settings: Settings
+) -> None:
     await create_workspace(client, "old")
     newest = await asyncio.to_thread(last_event_id)
-    db = active().db
+    two_hours_ago = sql_time(utcnow() - timedelta(hours=2))
 
-    def age_everything() -> None:
-        with db_session:
-            db.execute("UPDATE change_events SET at = datetime('now', '-2 hours')")
-
-    await asyncio.to_thread(age_everything)
+    aged = await asyncio.to_thread(
+        execute, settings, "UPDATE change_events SET at = ?", (two_hours_ago,)
+    )
+    assert aged == newest  # every event so far, ids from 1
     purged = await asyncio.to_thread(purge_events, 3600)
     await create_workspace(client, "new")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from db_support import execute
 from quart.testing import QuartClient
 
 from models.settings import Settings
@@ -63,8 +63,11 @@ class TestQueueUnavailable:
 
 
 async def test_not_ready_when_the_database_is_gone(client: QuartClient, settings: Settings) -> None:
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute("DROP TABLE workspaces")
+    if settings.database is None:
+        execute(settings, "DROP TABLE workspaces")
+    else:  # the service's whole schema, tables and all
+        assert settings.database.schema is not None
+        execute(settings, f'DROP SCHEMA "{settings.database.schema}" CASCADE')
 
     response = await client.get("/health/ready")
 

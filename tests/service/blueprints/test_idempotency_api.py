@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from api_support import ALICE, BOB, assert_error, create_workspace, get_json, run_queued
+from db_support import execute, query
 from quart import Quart
 from quart.testing import QuartClient
 
@@ -40,8 +40,7 @@ async def post(client: QuartClient, key: str, body: Any = BODY, **kwargs: Any) -
 
 
 def count_rows(settings: Settings, table: str) -> int:
-    with sqlite3.connect(settings.db_path) as connection:
-        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(query(settings, f"SELECT count(*) FROM {table}")[0][0])
 
 
 async def test_a_retry_replays_the_first_answer_and_creates_nothing(
@@ -142,12 +141,10 @@ async def test_a_server_error_releases_the_key_so_that_a_retry_does_the_work(
     client: QuartClient, settings: Settings
 ) -> None:
     # A real fault: the create cannot record its operation while the table is away.
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute("ALTER TABLE operations RENAME TO operations_away")
+    execute(settings, "ALTER TABLE operations RENAME TO operations_away")
     await assert_error(await post(client, "k"), 500, "INTERNAL_ERROR")
     assert select_key("alice", "k") is None
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute("ALTER TABLE operations_away RENAME TO operations")
+    execute(settings, "ALTER TABLE operations_away RENAME TO operations")
 
     retry = await post(client, "k")
 
@@ -175,8 +172,7 @@ async def test_a_key_whose_first_request_still_runs_is_409(client: QuartClient) 
 async def test_an_abandoned_claim_is_taken_over(client: QuartClient, settings: Settings) -> None:
     claim_as_another_request("k")
     abandoned_at = sql_time(utcnow() - ABANDONED_AFTER - timedelta(seconds=1))
-    with sqlite3.connect(settings.db_path) as connection:
-        connection.execute("UPDATE idempotency_keys SET claimed_at = ?", (abandoned_at,))
+    assert execute(settings, "UPDATE idempotency_keys SET claimed_at = ?", (abandoned_at,)) == 1
 
     response = await post(client, "k")
 
@@ -212,7 +208,7 @@ async def test_a_key_survives_a_restart(settings: Settings) -> None:
     try:
         first = await post_once(create_app(settings))
         close_store()
-        second = await post_once(create_app(settings))  # a new process on the same file
+        second = await post_once(create_app(settings))  # a new process on the same database
     finally:
         close_store()
 
