@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     except (sqlite3.DatabaseError, *_postgres_errors()) as exc:
         # For example VM_API_DB_PATH naming a file that is not an SQLite database.
         where = f" ({_database_shown(settings)})" if settings else ""
-        print(f"vm-api: database error: {exc}{where}", file=sys.stderr)
+        # one line, as every other error here: psycopg2's messages span several
+        print(f"vm-api: database error: {' '.join(str(exc).split())}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,27 +35,25 @@ class DumpFailed(BackupError):
 
 @contextmanager
 def migration_lock(target: PostgresTarget) -> Iterator[None]:
-    """Held by one hook at a time, across hosts; released when its connection ends."""
-    connection = psycopg2.connect(**target.connect_kwargs)
+    """Held by one hook at a time, across hosts; released when its connection ends. The
+    schema is created under it: two hooks creating it at once would collide (CREATE SCHEMA IF
+    NOT EXISTS is not safe against a concurrent one)."""
+    connection = psycopg2.connect(**{**target.connect_kwargs, "options": ""})
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+            if target.schema is not None:
+                _create_schema(cursor, target.schema)
         yield
     finally:
         connection.close()
 
 
-def ensure_schema(target: PostgresTarget) -> None:
-    if target.schema is None:
-        return
-    connection = psycopg2.connect(**{**target.connect_kwargs, "options": ""})
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"')
-    finally:
-        connection.close()
+def _create_schema(cursor: Any, schema: str) -> None:
+    # made at this very moment by someone other than a hook (hooks wait for the lock)
+    with suppress(psycopg2.errors.UniqueViolation):
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
 def pg_dump(target: PostgresTarget, folder: Path) -> Path:
@@ -92,7 +90,6 @@ def run_postgres_prestart(
     """(applied ids, the dump taken or None, the failure or None)."""
     target = settings.database
     assert target is not None
-    ensure_schema(target)
     with migration_lock(target):
         backend = get_backend(target.yoyo_url)
         try:

@@ -138,11 +138,6 @@ def test_a_database_that_does_not_answer_is_named_without_the_password(
     assert "s3cret-word" not in result.stderr + result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: service/cli.py prints psycopg2's message as it is, and it spans lines "
-    "(connection refused + 'Is the server running...'); SQLite's database errors are one line",
-)
 def test_a_database_that_does_not_answer_is_one_line(run_vm_api: RunVmApi) -> None:
     result = run_vm_api("prestart", VM_API_DATABASE_URL=UNANSWERED_URL)
 

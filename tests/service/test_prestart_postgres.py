@@ -24,7 +24,7 @@ from migration_support import ALL_MIGRATIONS, migrations_plus
 from models.settings import Settings
 from service.migration_sets import MIGRATIONS_DIR, POSTGRES_SUBDIR, migrations_for
 from service.prestart import MigrationFailed, PrestartResult, run_prestart
-from service.prestart_postgres import MIGRATE_LOCK, ensure_schema
+from service.prestart_postgres import MIGRATE_LOCK
 
 psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2 is not installed (the postgres extra)")
 
@@ -268,9 +268,7 @@ def _waiting_for_the_migrate_lock() -> int:
 
 
 def test_two_hooks_at_once_wait_for_the_lock_and_migrate_once(pg_settings: Settings) -> None:
-    # The schema exists already: creating it is outside the lock (see the race test below).
     assert pg_settings.database is not None
-    ensure_schema(pg_settings.database)
     holder = _connect()
     results: list[PrestartResult] = []
     errors: list[BaseException] = []
@@ -350,13 +348,6 @@ def _waiting_for_a_transaction() -> int:
         connection.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=psycopg2.errors.UniqueViolation,
-    reason="product bug: ensure_schema() runs CREATE SCHEMA IF NOT EXISTS before taking the "
-    "advisory lock, so a hook racing another session's creation of the schema (web and worker "
-    "starting at once on a new schema) fails with UniqueViolation on pg_namespace",
-)
 def test_a_hook_started_while_another_creates_the_schema_waits_and_migrates(
     pg_settings: Settings,
 ) -> None:
@@ -373,7 +364,7 @@ def test_a_hook_started_while_another_creates_the_schema_waits_and_migrates(
 
     thread = threading.Thread(target=hook, daemon=True)
     try:
-        with creator.cursor() as cursor:  # what the other hook's ensure_schema is doing
+        with creator.cursor() as cursor:  # someone else creating it at this moment
             cursor.execute(f'CREATE SCHEMA "{pg_settings.database.schema}"')
         thread.start()
         deadline = time.monotonic() + WAIT_SECONDS
