@@ -13,6 +13,8 @@ FRESH_STARTS = 30
 
 
 @pytest.mark.slow
+# SQLite's WAL switch on a new file (PostgreSQL's hooks: test_prestart_postgres.py)
+@pytest.mark.sqlite_only
 def test_thirty_fresh_services_in_a_row_all_come_up(start_service: StartService) -> None:
     for attempt in range(FRESH_STARTS):
         service = start_service()  # a new folder, so a new database, each time; waits ready

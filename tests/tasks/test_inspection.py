@@ -138,7 +138,9 @@ def test_show_finds_a_task_by_its_id_or_its_operation(
 
     assert by_task is not None and by_operation is not None
     assert by_task["operation"]["id"] == op_id == by_operation["operation"]["id"]
-    assert [e["signal"] for e in by_operation["events"]] == ["executing", "complete"]
+    signals = [e["signal"] for e in by_operation["events"]]
+    # Redis has no batch enqueue: its tasks go through huey.enqueue, which signals "enqueued"
+    assert [s for s in signals if s != "enqueued"] == ["executing", "complete"]
     assert view.show("00000000-0000-4000-8000-000000000000") is None
 
 

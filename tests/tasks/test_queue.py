@@ -10,7 +10,8 @@ from models.settings import Settings
 from tasks.dispatch import enqueue_operations
 from tasks.queue import QueueStorage, huey
 
-pytestmark = pytest.mark.usefixtures("migrated")
+# both about the SQLite queue file itself (the Redis queue: tests/e2e/test_redis_queue.py)
+pytestmark = [pytest.mark.usefixtures("migrated"), pytest.mark.sqlite_only]
 
 
 def test_the_queue_lives_in_its_own_file_with_normal_sync(migrated: Settings) -> None:

@@ -45,6 +45,7 @@ class TestQueueUnavailable:
     def overrides(self, tmp_path: Path) -> dict[str, Any]:
         return {"queue_path": tmp_path / "queue-folder" / "queue.db"}
 
+    @pytest.mark.sqlite_only  # a queue file: the Redis queue has none
     async def test_not_ready_when_the_queue_file_cannot_be_opened(
         self, client: QuartClient, settings: Settings
     ) -> None:
