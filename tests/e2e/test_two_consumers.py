@@ -90,8 +90,13 @@ def test_two_consumers_provision_200_workspaces_each_exactly_once(
     )
     assert len(creates) == 200
     assert {(status, attempts) for _, status, attempts in creates} == {("success", 1)}
-    # huey's history is written in batches: wait until every run is in it
-    wait_until(lambda: runs_per_operation(web.config).total() >= 200, 10, what="the history")
+    # huey's history is written in batches: wait until every create's run is in it
+    wanted = {op_id for op_id, _, _ in creates}
+
+    def recorded() -> bool:
+        return wanted <= set(runs_per_operation(web.config))
+
+    wait_until(recorded, 60, interval=0.2, what="every create's run in the history")
     runs = runs_per_operation(web.config)
     assert {op_id: runs[op_id] for op_id, _, _ in creates} == {op_id: 1 for op_id, _, _ in creates}
     folders = sorted(p.name for p in (web.config.data_dir / "workspaces").iterdir())
