@@ -31,6 +31,7 @@ from harness import (
     exit_on_sigterm,
     free_port,
     print_table,
+    read_only,
     service_env,
     verdict,
     vm_api_command,
@@ -48,9 +49,7 @@ def connect(env: dict[str, str]) -> Any:
 
     settings = Settings.from_env(env)
     if settings.database is None:
-        import sqlite3
-
-        return sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=30)
+        return read_only(settings.db_path)
     import psycopg2
 
     connection = psycopg2.connect(**settings.database.connect_kwargs)

@@ -102,10 +102,6 @@ class Settings:
         return self.database if self.database is not None else self.db_path
 
     @property
-    def on_postgres(self) -> bool:
-        return self.database is not None
-
-    @property
     def resolved_queue_path(self) -> Path:
         return self.queue_path or self.db_path.parent / "queue.db"
 

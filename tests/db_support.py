@@ -56,6 +56,11 @@ def on_postgres(target: Target) -> bool:
     return isinstance(target, Settings) and target.database is not None
 
 
+def _in_driver_style(target: Target, sql: str) -> str:
+    """The tests' `?` placeholders, as the target's driver wants them."""
+    return sql.replace("?", "%s") if on_postgres(target) else sql
+
+
 def _connect(target: Target) -> Any:
     if isinstance(target, Path):
         return sqlite3.connect(target, timeout=30)
@@ -75,8 +80,7 @@ def execute_many(settings: Target, sql: str, rows: Sequence[Sequence[Any]]) -> i
     connection = _connect(settings)
     try:
         cursor = connection.cursor()
-        if on_postgres(settings):
-            sql = sql.replace("?", "%s")
+        sql = _in_driver_style(settings, sql)
         changed = 0
         for params in rows:
             cursor.execute(sql, tuple(params))
@@ -93,7 +97,7 @@ def execute_together(settings: Target, *statements: tuple[str, Sequence[Any]]) -
     try:
         cursor = connection.cursor()
         for sql, params in statements:
-            cursor.execute(sql.replace("?", "%s") if on_postgres(settings) else sql, tuple(params))
+            cursor.execute(_in_driver_style(settings, sql), tuple(params))
         connection.commit()
     finally:
         connection.close()
@@ -103,8 +107,7 @@ def query(settings: Target, sql: str, params: Sequence[Any] = ()) -> list[tuple[
     connection = _connect(settings)
     try:
         cursor = connection.cursor()
-        if on_postgres(settings):
-            sql = sql.replace("?", "%s")
+        sql = _in_driver_style(settings, sql)
         cursor.execute(sql, tuple(params))
         return [tuple(row) for row in cursor.fetchall()]
     finally:
