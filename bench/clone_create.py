@@ -4,15 +4,18 @@ all-in-one `vm-api` (web + consumer, Docker provider), against doing the same by
 A repository of --files files (100 folders, ~1 KiB each, one commit) is made in a temporary
 folder. In alternation, N times each:
   service   POST /api/v1/workspaces {"repo_url": "file://..."}, then GET every ~5 ms until
-            `running` (from sending): the worker clones, streams the files into the
-            workspace's volume and starts the container
+            `running` (from sending): the worker clones into the workspace's volume
+            (straight into its folder, or through put_archive) and starts the container
   baseline  git clone file://... DIR  +  docker run -d --network none -v DIR:/workspace
             vm-api/test-base:latest sleep 2147483647
 Everything is removed afterwards (the service's workspaces through DELETE, which removes their
 volumes; then by label whatever is left). Skips when no Docker daemon answers.
 Target: median ratio <= 1.3x.
 
-    /work/venv/bin/python bench/clone_create.py [--count 10] [--files 3000]
+    /work/venv/bin/python bench/clone_create.py [--count 10] [--files 3000] [--through-daemon]
+
+--through-daemon measures the path for a remote or rootless daemon (the files go in with
+put_archive) instead of git cloning straight into the volume's folder.
 """
 
 from __future__ import annotations
@@ -142,6 +145,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10, help="creates of each kind")
     parser.add_argument("--files", type=int, default=3000, help="files in the repository")
+    parser.add_argument(
+        "--through-daemon",
+        action="store_true",
+        help="the files through the archive API (VM_API_DOCKER_CLONE_IN_PLACE=false)",
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     if not daemon_answers():
@@ -167,6 +175,7 @@ def main() -> int:
             VM_API_DOCKER_NETWORK="none",  # the test daemon has no bridge
             VM_API_INSTANCE=instance,
             VM_API_JANITOR_INTERVAL="86400",
+            VM_API_DOCKER_CLONE_IN_PLACE="false" if args.through_daemon else "true",
         )
         env["VM_API_TEMPLATES_FILE"] = str(write_templates(root, cpus=False))
         service = Service(vm_api_command(), env, root / "vm-api.log", port=port)

@@ -48,6 +48,7 @@ class Settings:
     max_attempts: int = 3
     backup_keep: int = 10
     allow_file_repos: bool = False
+    docker_clone_in_place: bool = True  # git writes into a local volume's folder directly
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     allow_dev_user_header: bool = False
     user_header: str = "X-VM-User"
@@ -159,6 +160,7 @@ class Settings:
             max_attempts=reader.positive_int("VM_API_MAX_ATTEMPTS", 3),
             backup_keep=reader.positive_int("VM_API_BACKUP_KEEP", 10),
             allow_file_repos=reader.flag("VM_API_ALLOW_FILE_REPOS", False),
+            docker_clone_in_place=reader.flag("VM_API_DOCKER_CLONE_IN_PLACE", True),
             trusted_proxies=reader.networks("VM_API_TRUSTED_PROXIES", "127.0.0.0/8,::1/128"),
             allow_dev_user_header=reader.flag("VM_API_ALLOW_DEV_USER_HEADER", False),
             user_header=reader.header_name("VM_API_USER_HEADER", "X-VM-User"),

@@ -41,6 +41,7 @@ def _build(name: str, settings: Settings) -> Provider:
             settings.docker_host,
             service_label=settings.instance,
             allow_file_repos=settings.allow_file_repos,
+            clone_in_place=settings.docker_clone_in_place,
         )
     raise ProviderError(f"unknown provider {name!r}; available: {', '.join(PROVIDERS)}")
 

@@ -1,19 +1,16 @@
 """Workspaces as Docker containers: one container `vm-ws-<workspace id>` per workspace, found
 again by its name and labels, on the template's network, with its files in a named volume of the
 same name mounted at the template's workdir (tasks/providers/docker_volumes.py). The repository
-is cloned on the worker and copied into the volume before the container first starts. Snapshots
-are a committed image plus a copy of the volume."""
+is cloned on the worker into the volume before the container first starts
+(tasks/providers/docker_clone.py). Snapshots are a committed image plus a copy of the volume."""
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from pathlib import Path
 from typing import TypeVar
 
 import docker
@@ -21,6 +18,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from tasks.providers.base import Progress, ProviderError, Provisioned, WorkspaceSpec
+from tasks.providers.docker_clone import Fill, RepositoryClones, container_name, never_started
 from tasks.providers.docker_daemon import ClientPool, with_retry
 from tasks.providers.docker_images import (
     LABEL_OWNER,
@@ -38,8 +36,6 @@ from tasks.providers.docker_snapshots import fill_from_snapshot, take_snapshot
 from tasks.providers.docker_volumes import (
     ensure_volume,
     leftover_workspace_ids,
-    put_folder,
-    put_stream,
     remove_helpers,
     remove_volume,
     snapshot_volume_name,
@@ -49,19 +45,11 @@ from tasks.providers.docker_volumes import (
     workspace_container_ids,
     workspace_volumes,
 )
-from tasks.providers.git_clone import clone_repository, tree_archive
 
 T = TypeVar("T")
 Client = docker.DockerClient
-# Work done on a created container before its first start (the clone, a snapshot's files).
-Fill = Callable[[Client, str], None]
-NEVER_STARTED = "0001-01-01T00:00:00Z"
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
-
-
-def container_name(workspace_id: str) -> str:
-    return f"vm-ws-{workspace_id}"
 
 
 def _quiet(line: str) -> None:
@@ -74,7 +62,7 @@ def _hostname(name: str) -> str:
     return label or "workspace"
 
 
-class DockerProvider:
+class DockerProvider(RepositoryClones):
     name = "docker"
     stop_timeout = 10  # seconds between SIGTERM and SIGKILL on stop/restart
     slow_timeout = 600.0  # HTTP timeout for commit, which copies a whole filesystem
@@ -88,6 +76,7 @@ class DockerProvider:
         backoff: float = 0.5,
         service_label: str = "vm-api",
         allow_file_repos: bool = False,
+        clone_in_place: bool = True,
     ) -> None:
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
         self.timeout = timeout
@@ -95,6 +84,7 @@ class DockerProvider:
         self.backoff = backoff
         self.service_label = service_label
         self.allow_file_repos = allow_file_repos
+        self.clone_in_place = clone_in_place
         self._clients = ClientPool(self.base_url, timeout)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -191,7 +181,8 @@ class DockerProvider:
     def _create(self, client: Client, spec: WorkspaceSpec, image: str) -> str:
         host_config = client.api.create_host_config(
             network_mode=spec.network,
-            mounts=[workdir_mount(volume_name(spec.id), spec.workdir)],
+            # a repository's volume holds the repository: no copy of the image's workdir
+            mounts=[workdir_mount(volume_name(spec.id), spec.workdir, no_copy=bool(spec.repo_url))],
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             mem_limit=spec.memory_mb * 1024 * 1024 if spec.memory_mb else None,
             init=True,  # PID 1 that forwards SIGTERM (fast stops) and reaps zombies
@@ -254,45 +245,11 @@ class DockerProvider:
         if adopted is not None:
             return adopted
         image = self._image_of(spec)
-        if not spec.repo_url:
-            return self._op(
-                f"create container {container_name(spec.id)}",
-                lambda client: self._run(client, spec, image, progress=report),
-            )
-        with tempfile.TemporaryDirectory(prefix="vm-api-clone-") as scratch:
-            checkout = Path(scratch) / "checkout"
-            # The clone and the image check (or pull) overlap: neither waits for the other.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                cloned = pool.submit(self._clone, spec, checkout, report)
-                try:
-                    self._op(f"pull image {image}", lambda c: ensure_image(c, image, report))
-                finally:
-                    cloned.result()  # a clone failure is the one to report
-
-            def fill(client: Client, container_id: str) -> None:
-                # The history, then the files straight from git: written once, in the volume.
-                report("copying files")
-                put_folder(client, container_id, checkout / ".git", spec.workdir, ".git")
-                put_stream(client, container_id, tree_archive(checkout), spec.workdir)
-
-            def build(client: Client) -> Provisioned:
-                # A retry after a transient failure must not adopt a container whose copy
-                # did not finish: _adopt() removes one that never started.
-                adopted = self._adopt(client, spec)
-                return adopted or self._run(client, spec, image, fill=fill, progress=report)
-
-            return self._op(f"create container {container_name(spec.id)}", build)
-
-    def _clone(self, spec: WorkspaceSpec, into: Path, progress: Progress) -> None:
-        assert spec.repo_url is not None
-        progress("cloning 0 %")
-        clone_repository(
-            spec.repo_url,
-            into,
-            repo_ref=spec.repo_ref,
-            allow_file_repos=self.allow_file_repos,
-            progress=progress,
-            checkout=False,  # the files go straight into the volume: see fill() in create()
+        if spec.repo_url:  # tasks/providers/docker_clone.py
+            return self._create_with_repository(spec, image, report)
+        return self._op(
+            f"create container {container_name(spec.id)}",
+            lambda client: self._run(client, spec, image, progress=report),
         )
 
     def _adopt(self, client: Client, spec: WorkspaceSpec) -> Provisioned | None:
@@ -301,7 +258,7 @@ class DockerProvider:
         existing = self._get(client, spec.id)
         if existing is None:
             return None
-        if spec.repo_url and existing.attrs["State"].get("StartedAt") == NEVER_STARTED:
+        if spec.repo_url and never_started(existing):
             self._remove(client, spec.id)
             remove_volume(client, volume_name(spec.id))
             return None

@@ -8,10 +8,10 @@ containers carry LABEL_HELPER and are removed after each copy (or by destroy/dri
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import tarfile
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -38,14 +38,32 @@ def snapshot_volume_name(workspace_id: str, snapshot_id: str) -> str:
     return f"vm-ws-{workspace_id}-snap-{snapshot_id}"
 
 
-def workdir_mount(name: str, workdir: str) -> Mount:
-    return Mount(target=workdir, source=name, type="volume")
+def workdir_mount(name: str, workdir: str, *, no_copy: bool = False) -> Mount:
+    """`no_copy`: the daemon does not fill an empty volume with the image's files there."""
+    return Mount(target=workdir, source=name, type="volume", no_copy=no_copy)
 
 
 def ensure_volume(client: Client, name: str, labels: dict[str, str]) -> None:
     """Create the volume unless it exists (the daemon answers a create of an existing local
     volume with that volume, so this is idempotent)."""
     client.api.create_volume(name, labels=labels)
+
+
+def writable_folder(client: Client, name: str) -> Path | None:
+    """The folder of volume `name` when this process can write into it directly, else None.
+
+    It must be a plain local volume whose mount point is here: that folder is named after the
+    volume, and the name holds a workspace id, so finding it means it is this daemon's (not a
+    remote daemon's, nor one in another mount namespace); and this process must be allowed
+    to write it (root, where the daemon is not rootless).
+    """
+    attrs = client.api.inspect_volume(name)
+    if attrs.get("Driver") != "local" or attrs.get("Options"):
+        return None
+    folder = Path(str(attrs.get("Mountpoint") or "/"))
+    if folder.parent.name != name or not folder.is_dir():
+        return None
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
 
 
 def volume_exists(client: Client, name: str) -> bool:
@@ -155,46 +173,48 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _tar_into(folder: Path, arcname: str, write_fd: int, failure: list[BaseException]) -> None:
-    try:
-        with os.fdopen(write_fd, "wb") as sink, tarfile.open(fileobj=sink, mode="w|") as tar:
-            tar.add(folder, arcname=arcname, filter=_as_root)
-    except BaseException as exc:  # the reader sees a short stream; the error is raised there
-        failure.append(exc)
+def _walk(folder: Path, arcname: str) -> Iterator[tuple[Path, str]]:
+    """Each path under `folder` (itself first, parents before children, names sorted) with
+    its name in the archive."""
+    yield folder, arcname
+    for child in sorted(folder.iterdir()):
+        name = posixpath.join(arcname, child.name)
+        if child.is_dir() and not child.is_symlink():
+            yield from _walk(child, name)
+        else:
+            yield child, name
 
 
-def _pipe_chunks(read_fd: int) -> Iterator[bytes]:
-    with os.fdopen(read_fd, "rb") as source:
-        while chunk := source.read(CHUNK):
+def _file_blocks(path: Path, size: int) -> Iterator[bytes]:
+    """The file's `size` bytes, padded to a whole block: exactly what its header announced."""
+    left = size
+    with path.open("rb") as source:
+        while left and (chunk := source.read(min(CHUNK, left))):
+            left -= len(chunk)
             yield chunk
+    if left:
+        raise OSError(f"{path} shrank while it was being sent")
+    if size % tarfile.BLOCKSIZE:
+        yield tarfile.NUL * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
 
 
-def put_folder(
-    client: Client, container: str, folder: Path, workdir: str, arcname: str = "."
-) -> int:
-    """Stream the worker's `folder` into `workdir` of a (created) container as a tar (named
-    `arcname` there), without a temporary file: a thread writes the archive into a pipe the
-    request reads from."""
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-    arguments = (folder, arcname, write_fd, failure)
-    writer = threading.Thread(target=_tar_into, args=arguments, daemon=True)
-    writer.start()
-    counted = _Counted(_pipe_chunks(read_fd))
-    try:
-        client.api.put_archive(container, workdir, counted)
-    finally:
-        # if the request failed early, the writer is blocked on a full pipe: drain it
-        for _ in counted.chunks:
-            pass
-        writer.join()
-    if failure:
-        raise failure[0]
-    return counted.size
+def folder_entries(folder: Path, arcname: str) -> Iterator[bytes]:
+    """The tar entries of the worker's `folder` (named `arcname`), owned by root, without
+    the end-of-archive blocks: another archive can follow in the same upload, which saves
+    the daemon a second extraction (a mount and a process of its own)."""
+    # A TarFile only for gettarinfo(): it keeps the inode table that turns hard links into
+    # link entries, as tarfile.add() would.
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as tar:
+        for path, name in _walk(folder, arcname):
+            info = _as_root(tar.gettarinfo(str(path), name))
+            yield info.tobuf(tar.format, tar.encoding, tar.errors)
+            if info.isreg():
+                yield from _file_blocks(path, info.size)
 
 
 def put_stream(client: Client, container: str, chunks: Iterable[bytes], workdir: str) -> int:
-    """Stream a tar (e.g. `git archive`) into `workdir` of a (created) container."""
+    """Stream a tar (e.g. `git archive`) into `workdir` of a (created) container, without a
+    temporary file."""
     counted = _Counted(chunks)
     client.api.put_archive(container, workdir, counted)
     for _ in counted:  # the rest, so that the source's own checks at its end run

@@ -139,7 +139,7 @@ def clone_repository(
     timeout: float = GIT_TIMEOUT_SECONDS,
     checkout: bool = True,
 ) -> None:
-    """Clone `repo_url` into the folder `into` (which must not exist) and check out `repo_ref`
+    """Clone `repo_url` into the folder `into` (absent, or empty) and check out `repo_ref`
     (a branch, tag or commit) if given. Failures are ProviderErrors carrying git's last line.
 
     `checkout=False` writes no working tree: HEAD and the index are set to `repo_ref` and the

@@ -3,7 +3,10 @@ real daemon (no mocks); see tests/docker_support.py for skipping."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Iterator
+from itertools import chain
 from pathlib import Path
 
 import docker
@@ -15,20 +18,47 @@ from repo_support import HistoryRepo, make_history_repo
 
 from tasks.providers.base import ProviderError, WorkspaceSpec
 from tasks.providers.docker import DockerProvider, container_name
+from tasks.providers.docker_volumes import folder_entries, put_stream, writable_folder
 
 pytestmark = pytest.mark.docker
 
 MakeSpec = Callable[..., WorkspaceSpec]
 
 
+def _cloner(service_label: str, in_place: bool) -> DockerProvider:
+    return DockerProvider(
+        service_label=service_label,
+        timeout=30,
+        attempts=2,
+        backoff=0.1,
+        allow_file_repos=True,
+        clone_in_place=in_place,
+    )
+
+
 @pytest.fixture
 def cloning(provider: DockerProvider, service_label: str) -> Iterator[DockerProvider]:
-    """The test's provider, allowed to clone file:// repositories."""
-    cloner = DockerProvider(
-        service_label=service_label, timeout=30, attempts=2, backoff=0.1, allow_file_repos=True
-    )
+    """The test's provider, allowed to clone file:// repositories. As root with the daemon
+    here (this suite), git writes straight into the volume's folder."""
+    cloner = _cloner(service_label, in_place=True)
     yield cloner
     cloner.close()
+
+
+@pytest.fixture
+def via_daemon(provider: DockerProvider, service_label: str) -> Iterator[DockerProvider]:
+    """The same, with the files going into the volume through the daemon (put_archive), as
+    for a remote or rootless daemon."""
+    cloner = _cloner(service_label, in_place=False)
+    yield cloner
+    cloner.close()
+
+
+@pytest.fixture(params=["in place", "via the daemon"])
+def either_way(
+    request: pytest.FixtureRequest, cloning: DockerProvider, via_daemon: DockerProvider
+) -> DockerProvider:
+    return cloning if request.param == "in place" else via_daemon
 
 
 @pytest.fixture
@@ -52,7 +82,7 @@ def _volumes(client: docker.DockerClient, workspace_id: str) -> list[str]:
 
 
 def test_create_clones_the_repository_into_a_labelled_volume(
-    cloning: DockerProvider,
+    either_way: DockerProvider,
     docker_client: docker.DockerClient,
     make_spec: MakeSpec,
     repo: HistoryRepo,
@@ -61,7 +91,7 @@ def test_create_clones_the_repository_into_a_labelled_volume(
     spec = make_spec(repo_url=repo.url)
     lines: list[str] = []
 
-    result = cloning.create(spec, lines.append)
+    result = either_way.create(spec, lines.append)
 
     assert _sh(docker_client, spec, "cat /workspace/README") == "v2\n"
     assert _sh(docker_client, spec, "pwd") == "/workspace\n"  # exec begins in the workdir
@@ -82,18 +112,22 @@ def test_create_clones_the_repository_into_a_labelled_volume(
     ]
     assert result.connection_info["workdir"] == "/workspace"
     assert lines[0] == "cloning 0 %"
-    assert lines[-3:] == ["cloning 100 %", "copying files", "starting container"]
+    if either_way.clone_in_place:  # git wrote the files itself: nothing to copy
+        assert lines[-2:] == ["cloning 100 %", "starting container"]
+        assert "copying files" not in lines
+    else:
+        assert lines[-3:] == ["cloning 100 %", "copying files", "starting container"]
 
 
 def test_repo_ref_and_a_workdir_of_the_template(
-    cloning: DockerProvider,
+    either_way: DockerProvider,
     docker_client: docker.DockerClient,
     make_spec: MakeSpec,
     repo: HistoryRepo,
 ) -> None:
     spec = make_spec(repo_url=repo.url, repo_ref="feature", workdir="/home/dev/code")
 
-    cloning.create(spec)
+    either_way.create(spec)
 
     assert _sh(docker_client, spec, "cat README feature.txt") == "v1\nfeature\n"
     assert _sh(docker_client, spec, "pwd") == "/home/dev/code\n"
@@ -188,7 +222,7 @@ def test_deleting_a_snapshot_removes_its_volume_and_destroy_removes_every_volume
 
 
 def test_a_failed_clone_fails_with_gits_last_line_and_leaves_nothing(
-    cloning: DockerProvider,
+    either_way: DockerProvider,
     docker_client: docker.DockerClient,
     make_spec: MakeSpec,
     tmp_path: Path,
@@ -196,11 +230,27 @@ def test_a_failed_clone_fails_with_gits_last_line_and_leaves_nothing(
     spec = make_spec(repo_url=f"file://{tmp_path}/absent")
 
     with pytest.raises(ProviderError) as caught:
-        cloning.create(spec)
+        either_way.create(spec)
 
     assert str(caught.value) == "git clone failed: fatal: Could not read from remote repository."
     assert not caught.value.transient
-    assert not cloning.is_present(spec.id)
+    assert not either_way.is_present(spec.id)
+    assert _volumes(docker_client, spec.id) == []
+
+
+def test_an_unknown_ref_fails_and_removes_what_was_made_during_the_clone(
+    either_way: DockerProvider,
+    docker_client: docker.DockerClient,
+    make_spec: MakeSpec,
+    repo: HistoryRepo,
+) -> None:
+    # The container and volume are made while git works; the ref fails only after the clone.
+    spec = make_spec(repo_url=repo.url, repo_ref="nope")
+
+    with pytest.raises(ProviderError, match=r"^git checkout nope failed: (fatal|error): "):
+        either_way.create(spec)
+
+    assert not either_way.is_present(spec.id)
     assert _volumes(docker_client, spec.id) == []
 
 
@@ -232,6 +282,70 @@ def test_a_create_interrupted_before_its_first_start_is_made_again(
     assert _sh(docker_client, spec, "ls /workspace") == "README\n"
 
 
+def test_a_volume_left_by_a_clone_cut_before_any_container_is_made_again(
+    cloning: DockerProvider,
+    docker_client: docker.DockerClient,
+    make_spec: MakeSpec,
+    repo: HistoryRepo,
+    service_label: str,
+) -> None:
+    # A worker killed while git wrote into the volume, before the container was made.
+    spec = make_spec(repo_url=repo.url)
+    labels = {"vm-api.service": service_label, "vm-api.workspace-id": spec.id}
+    volume = docker_client.volumes.create(f"vm-ws-{spec.id}", labels=labels)
+    (Path(volume.attrs["Mountpoint"]) / "half-written").write_text("x")
+
+    cloning.create(spec)
+
+    assert _sh(docker_client, spec, "ls /workspace") == "README\n"
+
+
+def test_a_start_cut_by_a_transient_failure_keeps_the_clone_in_place(
+    cloning: DockerProvider,
+    docker_client: docker.DockerClient,
+    make_spec: MakeSpec,
+    repo: HistoryRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+    from docker.api.client import APIClient
+
+    real_start = APIClient.start
+    started: list[str] = []
+
+    def cut_once(api: APIClient, container: str, *args: object, **kwargs: object) -> None:
+        started.append(container)
+        if len(started) == 1:  # the daemon went away as the container was to start
+            raise requests.exceptions.ConnectionError("connection reset")
+        real_start(api, container, *args, **kwargs)
+
+    monkeypatch.setattr(APIClient, "start", cut_once)
+    spec = make_spec(repo_url=repo.url)
+    lines: list[str] = []
+
+    result = cloning.create(spec, lines.append)
+
+    assert len(started) == 2 and started[0] != started[1]  # a second, fresh container
+    assert result.provider_id == started[1]
+    assert lines.count("cloning 0 %") == 1  # on the same clone, in the volume
+    assert _sh(docker_client, spec, "cat README") == "v2\n"
+
+
+def test_only_a_plain_local_volumes_folder_is_written_directly(
+    provider: DockerProvider, docker_client: docker.DockerClient, service_label: str
+) -> None:
+    labels = {"vm-api.service": service_label}
+    plain = docker_client.volumes.create(f"vm-ws-plain-{service_label}", labels=labels)
+    tmpfs = docker_client.volumes.create(
+        f"vm-ws-tmpfs-{service_label}",
+        driver_opts={"type": "tmpfs", "device": "tmpfs"},
+        labels=labels,
+    )
+
+    assert writable_folder(docker_client, plain.name) == Path(plain.attrs["Mountpoint"])
+    assert writable_folder(docker_client, tmpfs.name) is None  # mounted only when used
+
+
 def test_orphan_volumes_are_found_for_drift_repair(
     provider: DockerProvider, docker_client: docker.DockerClient, service_label: str
 ) -> None:
@@ -260,7 +374,7 @@ def _tar_of(name: str, data: bytes) -> bytes:
 
 
 def test_a_copy_cut_by_a_transient_failure_is_made_again_not_adopted(
-    cloning: DockerProvider,
+    via_daemon: DockerProvider,
     docker_client: docker.DockerClient,
     make_spec: MakeSpec,
     repo: HistoryRepo,
@@ -268,22 +382,65 @@ def test_a_copy_cut_by_a_transient_failure_is_made_again_not_adopted(
 ) -> None:
     import requests
 
-    import tasks.providers.docker as docker_provider
+    import tasks.providers.docker_clone as docker_clone
 
-    real_put_stream = docker_provider.put_stream
+    real_put_stream = docker_clone.put_stream
     calls: list[str] = []
 
     def cut_once(client: docker.DockerClient, container: str, *args: object) -> int:
         calls.append(container)
-        if len(calls) == 1:  # the daemon went away after the .git copy, before the files
+        if len(calls) == 1:  # the daemon went away during the copy
             raise requests.exceptions.ConnectionError("connection reset")
         return real_put_stream(client, container, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(docker_provider, "put_stream", cut_once)
+    monkeypatch.setattr(docker_clone, "put_stream", cut_once)
     spec = make_spec(repo_url=repo.url)
 
-    result = cloning.create(spec)
+    result = via_daemon.create(spec)
 
     assert len(calls) == 2 and calls[0] != calls[1]  # a second, fresh container
     assert result.provider_id == calls[1]
     assert _sh(docker_client, spec, "cat README") == "v2\n"
+
+
+def test_a_folder_and_another_archive_arrive_in_one_upload(
+    provider: DockerProvider,
+    docker_client: docker.DockerClient,
+    make_spec: MakeSpec,
+    tmp_path: Path,
+) -> None:
+    """folder_entries() leaves the archive open: the tar after it lands in the same upload,
+    and the folder keeps its modes, times and links, owned by root."""
+    folder = tmp_path / "history"
+    (folder / "objects" / "pack").mkdir(parents=True)
+    pack = folder / "objects" / "pack" / "p.pack"
+    pack.write_bytes(os.urandom(300_000))  # more than one chunk, not a whole number of blocks
+    (folder / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "HEAD").chmod(0o644)
+    (folder / "empty").write_bytes(b"")
+    (folder / "hooks").mkdir()
+    (folder / "hooks" / "run").write_text("#!/bin/sh\n")
+    (folder / "hooks" / "run").chmod(0o750)
+    os.utime(folder / "HEAD", (1_000_000_000, 1_000_000_000))
+    (folder / "link").symlink_to("HEAD")
+    os.link(folder / "HEAD", folder / "hard")
+    spec = make_spec()
+    provider.create(spec)
+    target = _container(docker_client, spec).id
+
+    stream = chain(folder_entries(folder, ".git"), [_tar_of("after/file", b"next archive")])
+    size = put_stream(docker_client, target, stream, "/workspace")
+
+    assert size % 512 == 0
+    script = (
+        "cd /workspace && cat after/file && echo && cat .git/link .git/hard"
+        " && stat -c '%n %u %g %a %Y' .git/HEAD .git/hooks/run .git/empty"
+        " && readlink .git/link && stat -c %h .git/HEAD && md5sum .git/objects/pack/p.pack"
+    )
+    lines = _sh(docker_client, spec, script).splitlines()
+    assert lines[:3] == ["next archive", "ref: refs/heads/main", "ref: refs/heads/main"]
+    assert lines[3] == ".git/HEAD 0 0 644 1000000000"
+    assert lines[4].startswith(".git/hooks/run 0 0 750 ")
+    assert lines[5].startswith(".git/empty 0 0 ")
+    assert lines[6:8] == ["HEAD", "2"]  # the symbolic link, and the hard link as one
+    assert lines[8].split()[0] == hashlib.md5(pack.read_bytes()).hexdigest()
