@@ -29,7 +29,7 @@ def docker_service(
     ids = [row[0] for row in query(running.config.settings(), "SELECT id FROM workspaces")]
     for workspace_id in ids:
         for container in docker_client.containers.list(
-            all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
+            all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}, ignore_removed=True
         ):
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
@@ -215,7 +215,10 @@ def test_drift_is_repaired_by_the_janitor(
     try:
 
         def orphan_removed() -> bool:
-            return not docker_client.containers.list(all=True, filters={"id": orphan.id})
+            # ignore_removed: the janitor may remove it between the list and its inspect
+            return not docker_client.containers.list(
+                all=True, filters={"id": orphan.id}, ignore_removed=True
+            )
 
         wait_until(orphan_removed, 30, what="the orphan container to be removed")
         assert "removing docker resources of workspace " + orphan_id in (

@@ -83,7 +83,9 @@ def make_terminal_workspace(
         ids = [row[0] for row in query(service.config.settings(), "SELECT id FROM workspaces")]
         for workspace_id in ids:
             for container in docker_client.containers.list(
-                all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
+                all=True,
+                filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"},
+                ignore_removed=True,
             ):
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
