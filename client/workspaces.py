@@ -52,21 +52,27 @@ def wait_for_operation(
     before the stream opened is not missed, and at each heartbeat, so that a lost event
     costs one heartbeat's wait rather than the whole wait."""
     seen_lines: set[str] = set()
-    for event in api.events(f"/workspaces/{workspace_id}/events"):
-        if event["event"] in ("open", "heartbeat"):
-            operation = api.get(f"/operations/{operation_id}")
-            if operation["status"] in FINISHED:
-                return operation  # type: ignore[no-any-return]
-            continue
-        data = event["data"]
-        if data.get("operation", {}).get("id") != operation_id:
-            continue
-        line = data.get("line")
-        if line and line not in seen_lines:
-            seen_lines.add(line)
-            say(line)
-        if data["status"] in FINISHED:
-            return data["operation"]  # type: ignore[no-any-return]
+    try:
+        for event in api.events(f"/workspaces/{workspace_id}/events"):
+            if event["event"] in ("open", "heartbeat"):
+                operation = api.get(f"/operations/{operation_id}")
+                if operation["status"] in FINISHED:
+                    return operation  # type: ignore[no-any-return]
+                continue
+            data = event["data"]
+            if data.get("operation", {}).get("id") != operation_id:
+                continue
+            line = data.get("line")
+            if line and line not in seen_lines:
+                seen_lines.add(line)
+                say(line)
+            if data["status"] in FINISHED:
+                return data["operation"]  # type: ignore[no-any-return]
+    except ApiError as exc:
+        # A delete that ended before the stream opened leaves no workspace to stream: the
+        # operation itself still answers.
+        if exc.status != 404:
+            raise
     return api.get(f"/operations/{operation_id}")  # type: ignore[no-any-return]
 
 

@@ -8,7 +8,10 @@ import subprocess
 from typing import Any
 
 import pytest
-from harness import RunningService, vm_api_command
+from harness import RunningService, vm_api_command, wait_until
+
+from client.http import Api, Connection
+from client.workspaces import wait_for_operation
 
 pytestmark = pytest.mark.slow
 
@@ -116,8 +119,33 @@ def test_delete_keep_then_undelete_under_a_new_name_and_purge(service: RunningSe
     assert ws_json(service, "get", "notes-old")["status"] == "running"
     assert ws(service, "trash").stdout.strip() == "the trash is empty"
 
-    assert ws(service, "delete", "notes-old", "--keep").returncode == 0
+    kept_again = ws(service, "delete", "notes-old", "--keep")
+    assert kept_again.returncode == 0, kept_again.stderr
     purged = ws(service, "purge", "notes-old")
     assert purged.returncode == 0 and "out of the trash" in purged.stdout
     assert ws_json(service, "trash") == []
     assert ws(service, "purge", "notes-old").returncode == 3
+
+
+def test_the_wait_on_a_delete_that_ended_before_its_stream_opened(service: RunningService) -> None:
+    # The workspace's event stream answers 404 once it is deleted: the wait reads the
+    # operation instead of failing as if the workspace had never been there.
+    client = service.client
+    created = client.post("/api/v1/workspaces", json={"name": "brief"}).json()
+    wait_until(
+        lambda: client.get(f"/api/v1/workspaces/{created['id']}").json()["status"] == "running",
+        30,
+        what="the workspace to run",
+    )
+    accepted = client.delete(f"/api/v1/workspaces/{created['id']}").json()
+    wait_until(
+        lambda: client.get(f"/api/v1/workspaces/{created['id']}").status_code == 404,
+        30,
+        what="the delete to end",
+    )
+    api = Api(Connection(service.process.url, {"x-user": "alice"}))
+    try:
+        operation = wait_for_operation(api, created["id"], accepted["operation_id"], print)
+    finally:
+        api.close()
+    assert operation["id"] == accepted["operation_id"] and operation["status"] == "success"
