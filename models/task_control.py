@@ -43,9 +43,13 @@ def cancel_operation(
 ) -> OperationRecord:
     """A pending operation becomes cancelled, so that neither its task nor the sweep runs it.
 
-    The workspace goes where a failure of the action would leave it (models/states.py
-    ON_FAILURE): a cancelled create is failed, a cancelled stop is running again, and so on.
-    A running operation is refused: its worker is doing the work and will record the result.
+    An operation no worker ever started (no attempt) did nothing: its workspace goes back to
+    the status it had when the action was asked for (`detail.from_status`), a restart of a
+    running workspace to running. One that was started and given back for a retry may have
+    done part of its work: the workspace goes where a failure of the action would leave it
+    (models/states.py ON_FAILURE), a restart or rebuild to failed. A cancelled create is
+    failed either way. A running operation is refused: its worker is doing the work and will
+    record the result.
     """
     Operation, Workspace = active().entities.Operation, active().entities.Workspace
     op = Operation.get(id=operation_id)
@@ -57,13 +61,24 @@ def cancel_operation(
         raise Refused("NOT_PENDING", f"operation {op.id} already finished: it is {op.status}")
     now = utcnow()
     message = f"{verb} by {by}"
-    _apply_failure(op, Workspace.get(id=op.workspace_id), message, now)
+    ws = Workspace.get(id=op.workspace_id)
+    before = (ws.status, ws.error_message) if ws is not None else None
+    _apply_failure(op, ws, message, now)
     op.status = OperationStatus.CANCELLED.value
     _merge_detail(op, **{f"{verb}_by": by})
-    ws = Workspace.get(id=op.workspace_id)
-    if ws is not None and ws.error_message == message:
+    from_status = _untouched_status(op)
+    if ws is not None and before is not None and ws.status != before[0] and from_status:
+        ws.status, ws.error_message = from_status, before[1]  # nothing was done to it
+    elif ws is not None and ws.error_message == message:
         ws.error_message = f"{op.operation_type} cancelled by {by}"
     return OperationRecord.from_entity(op)
+
+
+def _untouched_status(op: Any) -> str | None:
+    """The status to go back to when `op` was never started; None otherwise."""
+    if op.attempts:
+        return None
+    return json.loads(op.detail_json or "{}").get("from_status")
 
 
 def running_message(workspace_id: str | None) -> str:
