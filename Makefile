@@ -23,8 +23,7 @@ test: $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	bash .ci/setup-test-env
 	$(BIN)/ruff check .
-	$(BIN)/pytest
-	bash .ci/test-postgres
+	bash .ci/test-both
 
 # The second pass alone: the suite with the data on PostgreSQL and the queue on Redis.
 test-postgres: $(BIN)/python
