@@ -63,6 +63,29 @@ def scalar(connection: Any, sql: str) -> Any:
     return cursor.fetchone()[0]
 
 
+def wait_running(connection: Any, count: int, timeout: float) -> int:
+    """Until `count` workspaces are running, or `timeout` seconds: how many are."""
+    deadline = time.monotonic() + timeout
+    running = 0
+    while time.monotonic() < deadline:
+        running = int(scalar(connection, RUNNING_SQL))
+        if running >= count:
+            break
+        time.sleep(POLL_SECONDS)
+    return running
+
+
+def created_once(connection: Any) -> int:
+    """Creates that succeeded at their first attempt (none ran twice, none was lost)."""
+    return int(
+        scalar(
+            connection,
+            "SELECT count(*) FROM operations WHERE operation_type = 'create'"
+            " AND status = 'success' AND attempts = 1",
+        )
+    )
+
+
 def burst(args: argparse.Namespace, consumers: int) -> tuple[float, int]:
     """Seconds until all were running, and how many creates did not run exactly once.
     consumers=0: SQLite, all-in-one."""
@@ -89,21 +112,9 @@ def burst(args: argparse.Namespace, consumers: int) -> tuple[float, int]:
             start = time.perf_counter()
             ids, _ = post_creates(parts[0].base_url, args.count, args.clients)
             connection = connect(env)
-            deadline = time.monotonic() + args.timeout
-            running = 0
-            while time.monotonic() < deadline:
-                running = scalar(
-                    connection, "SELECT count(*) FROM workspaces WHERE status = 'running'"
-                )
-                if running >= len(ids):
-                    break
-                time.sleep(POLL_SECONDS)
+            running = wait_running(connection, len(ids), args.timeout)
             done = time.perf_counter()
-            once = scalar(
-                connection,
-                "SELECT count(*) FROM operations WHERE operation_type = 'create'"
-                " AND status = 'success' AND attempts = 1",
-            )
+            once = created_once(connection)
             connection.close()
         finally:
             for part in reversed(parts):

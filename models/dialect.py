@@ -21,7 +21,8 @@ _WORKSPACE_FIELDS = (
     ("connection_info", "{connection_info"), ("error_message", "error_message"),
     ("cpus", "cpus"), ("memory_mb", "memory_mb"), ("repo_ref", "repo_ref"),
     ("schedule", "{schedule"), ("idle_timeout_seconds", "idle_timeout_seconds"),
-    ("last_activity_at", "@last_activity_at"),
+    ("last_activity_at", "@last_activity_at"), ("host", "host"),
+    ("host_unreachable", "host_unreachable"),
 )  # fmt: skip
 # "@column": a time, shown as records.rfc3339() writes it; "{column": JSON kept in a text column
 

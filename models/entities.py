@@ -46,6 +46,8 @@ def define_entities(db: Database) -> Entities:
         last_activity_at = Optional(datetime, column="last_activity_at", nullable=True)
         trash_snapshot_id = Optional(str, column="trash_snapshot_id", nullable=True)
         purge_after = Optional(datetime, column="purge_after", nullable=True)
+        host = Optional(str, column="host", nullable=True)
+        host_unreachable = Optional(str, column="host_unreachable", nullable=True)
 
     class Operation(db.Entity):  # type: ignore[name-defined]
         _table_ = "operations"

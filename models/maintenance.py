@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -88,11 +89,20 @@ class Recovery:
 
 
 @write_session
-def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts: int) -> Recovery:
+def recover_operations(
+    requeue_after: int,
+    heartbeat_timeout: int,
+    max_attempts: int,
+    still_queued: Callable[[list[str]], set[str]] | None = None,
+) -> Recovery:
     """Find work that was lost: pending with no enqueue for a while, or running on a dead worker.
 
     A live worker heartbeats its running operations; a pending operation was enqueued at
-    `enqueued_at` (or when it was recorded). Re-enqueueing is safe because tasks claim first.
+    `enqueued_at` (or when it was recorded). Re-enqueueing is safe because tasks claim first,
+    but a pending operation that `still_queued` finds waiting in a backlog is not lost: it is
+    left alone, or every sweep would add a copy of each task of a long queue.
+    A pending operation of a workspace whose Docker host is down already waits in that host's
+    queue: it is not enqueued again and again until the host is back.
     """
     db = active().db
     now = utcnow()
@@ -107,6 +117,8 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
     lost = db.select(
         """SELECT id, operation_type FROM operations
         WHERE status = 'pending' AND COALESCE(enqueued_at, started_at) < $lost_before
+          AND NOT EXISTS (SELECT 1 FROM workspaces AS w WHERE w.id = operations.workspace_id
+                          AND w.host_unreachable IS NOT NULL)
         """,
         {},
         {"lost_before": sql_time(now - timedelta(seconds=requeue_after))},
@@ -124,6 +136,9 @@ def recover_operations(requeue_after: int, heartbeat_timeout: int, max_attempts:
             "dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout)),
         },
     )
+    if lost and still_queued is not None:
+        waiting = still_queued([op_id for op_id, _ in lost])
+        lost = [(op_id, kind) for op_id, kind in lost if op_id not in waiting]
     retry = [(op_id, kind) for op_id, kind, attempts in dead if attempts < max_attempts]
     exhausted = [op_id for op_id, _, attempts in dead if attempts >= max_attempts]
     requeue = retry + [(op_id, kind) for op_id, kind in lost]
@@ -151,11 +166,14 @@ def live_workspace_ids(provider: str) -> set[str]:
 
 
 @db_session
-def running_workspace_ids(provider: str) -> list[str]:
+def running_workspace_ids(provider: str, host: str | None = None) -> list[str]:
+    """Running workspaces of a provider on one Docker host (None: the service's own)."""
+    on_host = "host IS NULL" if host is None else "host = $host"
     return list(
         active().db.select(
-            "SELECT id FROM workspaces WHERE provider = $provider AND status = 'running'",
+            "SELECT id FROM workspaces WHERE provider = $provider AND status = 'running'"
+            f" AND {on_host}",
             {},
-            {"provider": provider},
+            {"provider": provider, "host": host},
         )
     )

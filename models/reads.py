@@ -21,7 +21,8 @@ from models.store import active
 WORKSPACE_COLUMNS = (
     "id, name, owner, repo_url, template, provider, status, created_at, updated_at, "
     "ttl_seconds, expires_at, metadata, provider_id, connection_info, error_message, cpus, "
-    "memory_mb, repo_ref, schedule, idle_timeout_seconds, last_activity_at"
+    "memory_mb, repo_ref, schedule, idle_timeout_seconds, last_activity_at, host, "
+    "host_unreachable"
 )
 OPERATION_COLUMNS = (
     "id, workspace_id, owner, operation_type, status, started_at, completed_at, error, "
@@ -39,7 +40,7 @@ def stored_moment(value: Any) -> datetime | None:
 def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
     (id_, name, owner, repo_url, template, provider, status, created, updated, ttl, expires,
      metadata, provider_id, connection_info, error_message, cpus, memory_mb,
-     repo_ref, schedule, idle_timeout, last_activity) = row  # fmt: skip
+     repo_ref, schedule, idle_timeout, last_activity, host, host_unreachable) = row  # fmt: skip
     return WorkspaceRecord(
         id=id_,
         name=name,
@@ -62,6 +63,8 @@ def workspace_from_row(row: tuple[Any, ...]) -> WorkspaceRecord:
         schedule=json.loads(schedule) if schedule else None,
         idle_timeout_seconds=idle_timeout,
         last_activity_at=stored_moment(last_activity),
+        host=host,
+        host_unreachable=host_unreachable,
     )
 
 

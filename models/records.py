@@ -49,6 +49,8 @@ class WorkspaceRecord:
     schedule: dict[str, str] | None = None
     idle_timeout_seconds: int | None = None
     last_activity_at: datetime | None = None
+    host: str | None = None  # the Docker host it lives on (None: the service's DOCKER_HOST)
+    host_unreachable: str | None = None  # why that host cannot be reached now
 
     @classmethod
     def from_entity(cls, w: Any) -> WorkspaceRecord:
@@ -74,6 +76,8 @@ class WorkspaceRecord:
             schedule=json.loads(w.schedule_json) if w.schedule_json else None,
             idle_timeout_seconds=w.idle_timeout_seconds,
             last_activity_at=w.last_activity_at,
+            host=w.host,
+            host_unreachable=w.host_unreachable,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +103,8 @@ class WorkspaceRecord:
             "schedule": self.schedule,
             "idle_timeout_seconds": self.idle_timeout_seconds,
             "last_activity_at": rfc3339(self.last_activity_at),
+            "host": self.host,
+            "host_unreachable": self.host_unreachable,
         }
 
 

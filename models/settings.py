@@ -59,6 +59,11 @@ class Settings:
     max_running_per_user: int = 0
     docker_host: str | None = None
     instance: str = "vm-api"
+    # Beyond one host: the Docker host this consumer is bound to (its own queue), the address
+    # the web processes reach that host's daemon at, and how long a silent host counts as alive.
+    worker_host_name: str | None = None
+    worker_docker_url: str | None = None
+    host_timeout: int = 30
     # Work-in issue: the network a template without its own gets; exec on the server itself
     # (local provider) only when the operator says so; upload cap; terminals per workspace.
     docker_network: str = "bridge"
@@ -101,6 +106,11 @@ class Settings:
     def data_target(self) -> DatabaseTarget:
         """Where the data lives: the PostgreSQL database when one is set, else the SQLite file."""
         return self.database if self.database is not None else self.db_path
+
+    @property
+    def advertised_docker_url(self) -> str | None:
+        """Where the web processes reach this host-bound consumer's daemon."""
+        return self.worker_docker_url or self.docker_host
 
     @property
     def resolved_queue_path(self) -> Path:
@@ -173,6 +183,9 @@ class Settings:
             max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
             docker_host=reader.optional("DOCKER_HOST"),
             instance=reader.label("VM_API_INSTANCE", "vm-api"),
+            worker_host_name=reader.optional_label("VM_API_WORKER_HOST_NAME"),
+            worker_docker_url=reader.optional("VM_API_WORKER_DOCKER_URL"),
+            host_timeout=reader.positive_int("VM_API_HOST_TIMEOUT", 30),
             docker_network=reader.label("VM_API_DOCKER_NETWORK", "bridge"),
             allow_local_exec=reader.flag("VM_API_ALLOW_LOCAL_EXEC", False),
             max_upload_mb=reader.positive_int("VM_API_MAX_UPLOAD_MB", 100),
@@ -337,6 +350,9 @@ class _Reader:
                 f"{name} must be 1-63 letters, digits, '_', '.' or '-', got {value!r}"
             )
         return value
+
+    def optional_label(self, name: str) -> str | None:
+        return self.label(name, "") if self.optional(name) else None
 
     def header_name(self, name: str, default: str) -> str:
         value = self.raw(name, default)

@@ -11,6 +11,7 @@ from typing import Any
 from pony.orm import count, db_session
 
 from models.errors import InvalidTransition, NameTaken, NotFound, QuotaExceeded
+from models.hosts import place_workspace
 from models.reads import select_workspace  # noqa: F401  (re-exported)
 from models.records import OperationRecord, WorkspaceRecord, utcnow
 from models.request_context import current_request_id
@@ -50,6 +51,7 @@ class Limits:
 
     max_workspaces: int = 0
     max_running: int = 0
+    host_timeout: int = 30  # placement: how long a silent Docker host still counts as live
 
 
 def new_operation(
@@ -97,6 +99,8 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         raise QuotaExceeded(f"workspace limit reached ({limits.max_workspaces} per user)")
     if limits.max_running and live_count(new.owner, ACTIVE_STATUSES) >= limits.max_running:
         raise QuotaExceeded(f"running workspace limit reached ({limits.max_running} per user)")
+    # Under the same writer lock as the checks: a burst of creates spreads over the hosts.
+    host = place_workspace(limits.host_timeout) if new.provider == "docker" else None
     now = utcnow()
     ws = Workspace(
         id=str(uuid.uuid4()),
@@ -118,6 +122,7 @@ def insert_workspace(new: NewWorkspace, limits: Limits) -> tuple[WorkspaceRecord
         schedule_checked_at=now if new.schedule else None,
         idle_timeout_seconds=new.idle_timeout_seconds,
         last_activity_at=now,
+        host=host,
     )
     op = new_operation(ws, OperationType.CREATE, now, None)
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
@@ -165,12 +170,16 @@ def request_action(
     if action is OperationType.DELETE:
         _cancel_pending(ws.id, now)
     new_status = transitional_status(action)
+    from_status = ws.status
     if new_status is not None:
         ws.status = new_status.value
         ws.updated_at = now
     if requested_by is None:  # a person's action is activity; the janitor's and schedule's not
         ws.last_activity_at = now
     op = new_operation(ws, action, now, target_id, requested_by, reason)
+    if new_status is not None:
+        # where a cancel before any work goes back to (models/task_control.py)
+        op.detail_json = json.dumps({"from_status": from_status}, separators=(",", ":"))
     return WorkspaceRecord.from_entity(ws), OperationRecord.from_entity(op)
 
 

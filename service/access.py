@@ -26,6 +26,7 @@ from service.auth import viewer
 from service.errors import APIError
 from service.read_lane import read
 from tasks.providers import direct_provider
+from tasks.providers.base import ProviderError
 from tasks.providers.docker import DockerProvider, container_name
 
 P = ParamSpec("P")
@@ -59,10 +60,21 @@ def require_running(workspace: WorkspaceRecord) -> None:
             f"the workspace is {workspace.status}; it must be running",
             status=workspace.status,
         )
+    require_reachable(workspace)
+
+
+def require_reachable(workspace: WorkspaceRecord) -> None:
+    """A workspace on a Docker host that stopped reporting: say so, do not wait on it."""
+    if workspace.host_unreachable is not None:
+        raise APIError(503, "HOST_UNREACHABLE", workspace.host_unreachable, host=workspace.host)
 
 
 def docker_provider(workspace: WorkspaceRecord) -> DockerProvider:
-    provider = direct_provider(workspace.provider, settings())
+    """The Docker provider of the host the workspace lives on."""
+    try:
+        provider = direct_provider(workspace.provider, settings(), workspace.host)
+    except ProviderError as error:
+        raise APIError(503, "HOST_UNREACHABLE", str(error), host=workspace.host) from error
     assert isinstance(provider, DockerProvider)
     return provider
 

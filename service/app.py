@@ -13,6 +13,7 @@ from models.store import open_store
 from service import __version__
 from service.blueprints import (
     activity,
+    admin_hosts,
     admin_tasks,
     docs,
     events,
@@ -137,6 +138,7 @@ def create_app(settings: Settings) -> Quart:
         terminal,
         activity,
         operation_cancel,
+        admin_hosts,
         admin_tasks,
         workspace_exec,
         workspace_logs,

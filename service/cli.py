@@ -9,6 +9,7 @@ vm-api restore FILE put a backup in place (refuses while the service runs)
 vm-api queue        show what is waiting in the queue
 vm-api ws ...       the command line for people (client/ws_cli.py): workspaces over the API
 vm-api tasks ...    the operator's view of the queue (service/task_commands.py)
+vm-api hosts ...    the Docker hosts consumers report from (service/host_commands.py)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from models.catalogue import catalogue_for
 from models.settings import ConfigError, Settings
 from service.backups import BackupError, write_backup
+from service.host_commands import add_hosts_parser, cmd_hosts
 from service.logs import setup_logging
 from service.metrics_setup import mark_dead, prepare_metrics_dir
 from service.prestart import MigrationFailed, restore, run_prestart
@@ -103,9 +105,17 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     enable_task_history(huey, settings)  # in the consumer process only: it sees every signal
     install_task_metrics()
     consumer = create_consumer(settings)
+    reporter = None
+    if settings.worker_host_name is not None:
+        from tasks.host_reports import HostReporter
+
+        reporter = HostReporter(settings)
+        reporter.start()
     try:
         consumer.run()
     finally:
+        if reporter is not None:
+            reporter.stop()
         mark_dead(os.getpid())  # its live gauges (operations running) stop counting
     return 0
 
@@ -136,8 +146,29 @@ def cmd_queue(settings: Settings, _args: argparse.Namespace) -> int:
     from tasks.queue import configure_queue, huey
 
     configure_queue(settings)
-    print(json.dumps({"pending": huey.pending_count(), "scheduled": huey.scheduled_count()}))
+    counts: dict[str, object] = {
+        "pending": huey.pending_count(),
+        "scheduled": huey.scheduled_count(),
+    }
+    by_host = _pending_by_host(settings)
+    if by_host:  # the queues of Docker hosts (docs/deployment.md), once there are any
+        counts["pending_by_host"] = by_host
+    print(json.dumps(counts))
     return 0
+
+
+def _pending_by_host(settings: Settings) -> dict[str, int]:
+    from models.hosts import host_names
+    from models.store import open_store
+    from tasks.queue import pending_by_host
+
+    if settings.database is None and not settings.db_path.exists():
+        return {}
+    try:
+        open_store(settings.data_target)
+        return pending_by_host(host_names())
+    except Exception:  # no schema yet, or one from before the hosts migration: no hosts
+        return {}
 
 
 def cmd_all(settings: Settings, _args: argparse.Namespace) -> int:
@@ -183,6 +214,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "restore": cmd_restore,
     "queue": cmd_queue,
     "tasks": cmd_tasks,
+    "hosts": cmd_hosts,
 }
 
 
@@ -198,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("queue", help="show the number of pending and scheduled tasks")
     sub.add_parser("ws", help="your workspaces, over the API (vm-api ws --help)")
     add_tasks_parser(sub)
+    add_hosts_parser(sub)
     return parser
 
 

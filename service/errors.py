@@ -11,6 +11,7 @@ from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from models.errors import BadCursor, InvalidTransition, NameTaken, NotFound, QuotaExceeded
+from models.hosts import NoLiveHost
 
 log = logging.getLogger("vm_api.errors")
 
@@ -86,6 +87,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(QuotaExceeded)
     async def quota_exceeded(error: QuotaExceeded) -> tuple[Response, int]:
         return error_response(403, "QUOTA_EXCEEDED", str(error))
+
+    @app.errorhandler(NoLiveHost)
+    async def no_live_host(error: NoLiveHost) -> tuple[Response, int]:
+        return error_response(503, "NO_LIVE_HOST", str(error))
 
     @app.errorhandler(BadCursor)
     async def bad_cursor(error: BadCursor) -> tuple[Response, int]:

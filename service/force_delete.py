@@ -13,10 +13,12 @@ from tasks.providers import get_provider
 from tasks.providers.base import ProviderError
 
 
-def _left_behind(provider_name: str, workspace_id: str, settings: Settings) -> list[str]:
-    """What the provider still holds, as far as it can tell now."""
+def _left_behind(
+    provider_name: str, host: str | None, workspace_id: str, settings: Settings
+) -> list[str]:
+    """What the provider (on the workspace's Docker host) still holds, as far as it can tell."""
     try:
-        present = get_provider(provider_name, settings).is_present(workspace_id)
+        present = get_provider(provider_name, settings, host).is_present(workspace_id)
     except ProviderError as exc:
         return [f"unknown: the {provider_name} provider did not answer ({exc})"]
     if not present:
@@ -27,7 +29,9 @@ def _left_behind(provider_name: str, workspace_id: str, settings: Settings) -> l
 async def force_delete(workspace_id: str, settings: Settings) -> Response:
     caller = viewer()
     done = await run_sync(force_delete_workspace)(workspace_id, caller.scope, caller.user)
-    left = await run_sync(_left_behind)(done.workspace.provider, workspace_id, settings)
+    left = await run_sync(_left_behind)(
+        done.workspace.provider, done.workspace.host, workspace_id, settings
+    )
     body = {
         **done.workspace.to_json(),
         "operation_id": done.operation_id,

@@ -36,11 +36,12 @@ from prometheus_client.registry import Collector
 from quart import Blueprint, Quart, Response, current_app, request
 from quart.utils import run_sync
 
+from models.hosts import host_names
 from models.settings import Settings
 from models.store import active
 from service.auth import FORWARDING_HEADERS
 from service.errors import APIError
-from tasks.queue import huey
+from tasks.queue import huey, pending_by_host
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -76,6 +77,17 @@ class ScrapeTimeCollector(Collector):
         except Exception:  # an unreachable queue: the other figures are still worth having
             pass
         yield queue
+        hosts = GaugeMetricFamily(
+            "vm_api_host_queue_depth",
+            "huey tasks waiting in a Docker host's queue",
+            labels=["host"],
+        )
+        try:
+            for host, number in pending_by_host(host_names()).items():
+                hosts.add_metric([host], number)
+        except Exception:
+            pass
+        yield hosts
 
 
 @db_session

@@ -147,6 +147,8 @@ class Workspace(BaseModel):
     schedule: dict[str, str] | None = None
     idle_timeout_seconds: int | None = None
     last_activity_at: str | None = None
+    host: str | None = None
+    host_unreachable: str | None = None
 
 
 class WorkspaceAccepted(Workspace):

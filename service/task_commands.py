@@ -87,7 +87,10 @@ def table(headers: list[str], widths: list[int], rows: list[list[str]]) -> str:
 
 def task_table(state: str, rows: list[dict[str, Any]]) -> str:
     when = {"pending": "ENQUEUED", "scheduled": "DUE"}.get(state, "STARTED")
-    headers = ["TASK", "TASK_ID", "WORKSPC", "OPERATN", when, "DUR", "OUTCOME", "RT", "ERROR"]
+    # a task waiting has no error yet; where it waits is the news (a Docker host's queue)
+    queued = state in ("pending", "scheduled")
+    last = "HOST" if queued else "ERROR"
+    headers = ["TASK", "TASK_ID", "WORKSPC", "OPERATN", when, "DUR", "OUTCOME", "RT", last]
     widths = [16, 8, 8, 8, 8, 6, 9, 2]
     body = []
     for r in rows:
@@ -104,7 +107,7 @@ def task_table(state: str, rows: list[dict[str, Any]]) -> str:
                 seconds(r["duration"]),
                 r["outcome"],
                 str(r["retries"]),
-                r["error"],
+                (r.get("host") or "-") if queued else r["error"],
             ]
         )
     if not body:

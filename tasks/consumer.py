@@ -82,7 +82,12 @@ def create_consumer(settings: Settings) -> Consumer:
     if settings.queue_wakeup == "poll" or settings.queue_url:
         return huey.create_consumer(**options)
     fallback = settings.queue_fallback_poll
-    doorbell = Doorbell(settings.resolved_queue_path, settings.workers, fallback)
+    doorbell = Doorbell(
+        settings.resolved_queue_path,
+        settings.workers,
+        fallback,
+        queue_name=settings.worker_host_name or "",
+    )
     log.info(
         "idle workers wait for the queue's doorbell (fallback poll every %.1f s)",
         settings.queue_fallback_poll,

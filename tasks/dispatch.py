@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
+from huey.api import Task
+
+from models.hosts import operation_hosts
 from models.states import OperationType
 from models.task_ids import record_task_ids
 from tasks import cleanup, lifecycle, provision
@@ -24,11 +28,32 @@ TASK_FOR = {
 }
 
 
+def _by_host(operations: list[tuple[str, str]], tasks: list[Task]) -> dict[str | None, list[Task]]:
+    """Each task on the queue of its workspace's Docker host (None: the shared queue)."""
+    hosts = operation_hosts([op_id for op_id, _ in operations])
+    grouped: dict[str | None, list[Task]] = defaultdict(list)
+    for (op_id, _), task in zip(operations, tasks, strict=True):
+        grouped[hosts.get(op_id)].append(task)
+    return grouped
+
+
+def still_queued(operation_ids: list[str]) -> set[str]:
+    """Which of these operations have a task waiting in their host's queue or schedule."""
+    hosts = operation_hosts(operation_ids)
+    wanted = set(operation_ids)
+    found: set[str] = set()
+    for host in {hosts.get(op_id) for op_id in operation_ids}:
+        found |= wanted & huey.operations_waiting_on(host)
+    return found
+
+
 def enqueue_operations(operations: list[tuple[str, str]]) -> bool:
-    """Many (operation id, type) pairs at once, in one queue transaction where possible."""
+    """Many (operation id, type) pairs at once, in one queue transaction per host where
+    possible."""
     tasks = [TASK_FOR[OperationType(kind)].s(op_id) for op_id, kind in operations]
     try:
-        huey.enqueue_all(tasks)
+        for host, queued in _by_host(operations, tasks).items():
+            huey.enqueue_on(host, queued)
     except Exception:
         log.exception("could not enqueue %d operations; the sweep will retry them", len(operations))
         return False

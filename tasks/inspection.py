@@ -15,10 +15,12 @@ from typing import Any
 
 import peewee
 from huey import signals as S
+from huey.api import Task
 from huey.contrib.stats import HueyEvent as Event
 from pony.orm import db_session
 
 import tasks.worker  # noqa: F401  (registers every task, so that queued ones deserialize)
+from models.hosts import host_names
 from models.reads import OPERATION_COLUMNS, operation_from_row
 from models.records import OperationRecord
 from models.settings import Settings
@@ -28,7 +30,7 @@ from models.task_ids import operation_of_task
 from models.workspaces import Limits
 from tasks.dispatch import enqueue_operation
 from tasks.history import TaskHistory, history_location, history_size_bytes, open_task_history
-from tasks.queue import huey
+from tasks.queue import huey, pending_by_host
 
 STATES = ("pending", "scheduled", "running", "recent")
 # A run of a task ends with one of these (huey.contrib.stats TERMINAL, by another name).
@@ -87,6 +89,17 @@ def _timestamp(moment: datetime | None) -> float | None:
     return None if moment is None else moment.replace(tzinfo=UTC).timestamp()
 
 
+def _waiting(scheduled: bool, limit: int) -> list[tuple[str | None, Task]]:
+    """Up to `limit` tasks from the queue (or the schedule) of the shared queue and of each
+    Docker host's, with the host. huey deserializes every task it reads: no more than needed."""
+    found: list[tuple[str | None, Task]] = []
+    for host in [None, *host_names()]:
+        storage = huey.storage_for(host)
+        items = storage.scheduled_items(limit) if scheduled else storage.enqueued_items(limit)
+        found.extend((host, huey.deserialize_task(item)) for item in items)
+    return found
+
+
 @dataclass
 class TaskView:
     settings: Settings
@@ -117,18 +130,18 @@ class TaskView:
         }
 
     def _queued(self, scheduled: bool, task: str | None, limit: int) -> list[dict[str, Any]]:
-        # huey deserializes every task it reads: read no more than needed.
-        read = huey.scheduled if scheduled else huey.pending
-        found = read(limit if task is None else max(limit, FILTER_SCAN))
+        found_on = _waiting(scheduled, limit if task is None else max(limit, FILTER_SCAN))
         if task is not None:
-            found = [t for t in found if type(t).__name__ == short_name(task)]
-        found = found[:limit]
+            found_on = [(h, t) for h, t in found_on if type(t).__name__ == short_name(task)]
+        found_on = found_on[:limit]
+        found = [t for _, t in found_on]
         ops = _operations({t.args[0] for t in found if t.args and isinstance(t.args[0], str)})
         rows = []
-        for t in found:
+        for host, t in found_on:
             op = ops.get(t.args[0]) if t.args else None
             row = self._row(type(t).__name__, t.id, op)
             row["outcome"] = "scheduled" if scheduled else "pending"
+            row["host"] = host  # the Docker host whose queue holds it (None: the shared one)
             if op is not None:
                 row["enqueued_at"] = iso(_timestamp(op.started_at))
             if t.eta is not None:
@@ -229,6 +242,7 @@ class TaskView:
         summary: dict[str, Any] = {
             "pending": huey.pending_count(),
             "scheduled": huey.scheduled_count(),
+            "pending_by_host": pending_by_host(host_names()),
             "oldest_pending_seconds": oldest,
             "history": self.history is not None,
             "history_path": history_location(self.settings),
@@ -345,8 +359,8 @@ class TaskView:
     def _known_task(self, task_id: str) -> bool:
         if self._events_of([task_id]):
             return True
-        queued = huey.pending(FILTER_SCAN) + huey.scheduled(FILTER_SCAN)
-        return any(t.id == task_id for t in queued)
+        queued = _waiting(False, FILTER_SCAN) + _waiting(True, FILTER_SCAN)
+        return any(t.id == task_id for _, t in queued)
 
     def retry(self, operation_id: str, by: str) -> dict[str, Any]:
         settings = self.settings

@@ -56,18 +56,25 @@ def expire(batch: int = BATCH, keep_for: int = 0) -> int:
 
 
 def reconcile(settings: Settings, report: JanitorReport) -> None:
-    for name in PROVIDERS:
+    """Drift repair of what this consumer reaches: its own Docker host's daemon when it is
+    bound to one (VM_API_WORKER_HOST_NAME), else the service's daemon and local folders."""
+    host = settings.worker_host_name
+    for name in PROVIDERS if host is None else ("docker",):
         try:
-            _reconcile_provider(name, settings, report)
+            _reconcile_provider(name, settings, host, report)
         except ProviderError as exc:
             # An unreachable daemon says nothing about what exists: never read it as "gone".
             log.warning("skipping drift check for %s: %s", name, exc)
 
 
-def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) -> None:
-    provider = get_provider(name, settings)
+def _reconcile_provider(
+    name: str, settings: Settings, host: str | None, report: JanitorReport
+) -> None:
+    provider = get_provider(name, settings, host)
     owned = provider.owned_workspace_ids()
     ours = owned | provider.snapshot_workspace_ids()
+    # An orphan has no live workspace on any host: a workspace that lives elsewhere never
+    # loses what this daemon holds of it to this check.
     for workspace_id in sorted(ours - live_workspace_ids(name)):
         log.warning("removing %s resources of workspace %s: no live workspace", name, workspace_id)
         try:
@@ -81,7 +88,7 @@ def _reconcile_provider(name: str, settings: Settings, report: JanitorReport) ->
             report.orphans_left += 1
             continue
         report.orphans_removed += 1
-    for workspace_id in running_workspace_ids(name):
+    for workspace_id in running_workspace_ids(name, host):
         if workspace_id not in owned and not provider.is_present(workspace_id):
             message = f"the {name} resource of this workspace disappeared outside vm-api"
             if mark_vanished(workspace_id, message):
@@ -101,7 +108,9 @@ def purge_trash() -> int:
             return total
 
 
-def run_janitor(settings: Settings) -> JanitorReport:
+def run_janitor(settings: Settings, *, drift: bool = True) -> JanitorReport:
+    """The janitor's run; `drift=False` leaves drift repair to `run_drift_repair`, which runs
+    once per slot on each Docker host (tasks/schedule.py)."""
     report = JanitorReport(
         expired=expire(keep_for=settings.trash_retention),
         trash_purged=purge_trash(),
@@ -112,12 +121,23 @@ def run_janitor(settings: Settings) -> JanitorReport:
         idle_stopped=run_idle_stop(settings),
         terminal_tickets_purged=purge_expired_tickets(),
     )
+    if drift:
+        reconcile(settings, report)
+    return _recorded("janitor", report)
+
+
+def run_drift_repair(settings: Settings) -> JanitorReport:
+    report = JanitorReport()
     reconcile(settings, report)
+    return _recorded("drift", report)
+
+
+def _recorded(job: str, report: JanitorReport) -> JanitorReport:
     for kind in ("expired", "orphans_removed", "orphans_left", "vanished"):
         if getattr(report, kind):
             metrics.DRIFT_REPAIRS.labels(kind).inc(getattr(report, kind))
     worked = any(vars(report).values())
-    metrics.PERIODIC_RUNS.labels("janitor", "worked" if worked else "idle").inc()
+    metrics.PERIODIC_RUNS.labels(job, "worked" if worked else "idle").inc()
     # An idle run says so at DEBUG only: an idle service writes nothing at INFO.
-    log.log(logging.INFO if worked else logging.DEBUG, "janitor: %s", report)
+    log.log(logging.INFO if worked else logging.DEBUG, "%s: %s", job, report)
     return report

@@ -63,7 +63,8 @@ def _carry_out(operation_id: str, work: Work, claim: Claim) -> None:
     heartbeat.track(operation_id, settings.heartbeat_timeout)
     outcome_label = "failed"
     try:
-        outcome = work(get_provider(claim.workspace.provider, settings), claim)
+        provider = get_provider(claim.workspace.provider, settings, claim.workspace.host)
+        outcome = work(provider, claim)
     except ProviderError as exc:
         attempts = claim.operation.attempts
         if exc.transient and attempts < settings.max_attempts:

@@ -4,6 +4,11 @@ Every minute `plan_periodic_work` schedules the janitor and the sweep for each m
 their interval (counted from the Unix epoch) in the coming minute and a bit. A key per slot
 in huey's storage makes planning idempotent: a slot is scheduled once, however often it is
 planned. A lock per job keeps runs from overlapping when one takes longer than its interval.
+
+The janitor and the sweep are the cluster's: one run per slot whichever consumer plans it.
+Drift repair compares a daemon with the data, so it is each Docker host's: its job name
+carries the host (`drift@<host>`, `drift` for the service's own daemon), and every consumer
+plans it for its own.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from huey import crontab
 from huey.exceptions import TaskLockedException
 
 from tasks import metrics
-from tasks.janitor import run_janitor
+from tasks.janitor import run_drift_repair, run_janitor
 from tasks.queue import current_settings, huey
 from tasks.sweep import run_sweep
 
@@ -52,6 +57,11 @@ def plan_periodic_work() -> None:
     now = time.time()
     _plan("sweep", sweep_slot, settings.provisioner_interval, now)
     _plan("janitor", janitor_slot, settings.janitor_interval, now)
+    _plan(drift_job(settings.worker_host_name), drift_slot, settings.janitor_interval, now)
+
+
+def drift_job(host: str | None) -> str:
+    return "drift" if host is None else f"drift@{host}"
 
 
 def _run_locked(job: str, slot: int, work: object) -> None:
@@ -71,4 +81,9 @@ def sweep_slot(slot: int) -> None:
 
 @huey.task(retries=0)
 def janitor_slot(slot: int) -> None:
-    _run_locked("janitor", slot, run_janitor)
+    _run_locked("janitor", slot, lambda settings: run_janitor(settings, drift=False))
+
+
+@huey.task(retries=0)
+def drift_slot(slot: int) -> None:
+    _run_locked(drift_job(current_settings().worker_host_name), slot, run_drift_repair)

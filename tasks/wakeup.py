@@ -13,6 +13,7 @@ consumer has rings waiting anyway), is simply ignored.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -24,9 +25,15 @@ from pathlib import Path
 log = logging.getLogger("vm_api.wakeup")
 
 
-def doorbell_address(queue_file: str | Path) -> bytes:
-    """An abstract socket name (no file to clean up, no path length limit) per queue file."""
-    digest = hashlib.sha256(str(Path(queue_file).absolute()).encode()).hexdigest()[:32]
+def doorbell_address(queue_file: str | Path, queue_name: str = "") -> bytes:
+    """An abstract socket name (no file to clean up, no path length limit) per queue file and
+    queue name (one file holds a queue per Docker host)."""
+    where = (
+        f"{Path(queue_file).absolute()}\0{queue_name}"
+        if queue_name
+        else str(Path(queue_file).absolute())
+    )
+    digest = hashlib.sha256(where.encode()).hexdigest()[:32]
     return b"\0vm-api-queue-" + digest.encode()
 
 
@@ -41,14 +48,15 @@ def _sending_socket() -> socket.socket:
         if _sender is None:
             _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             _sender.setblocking(False)
+            atexit.register(_sender.close)  # closed, not left to the garbage collector at exit
         return _sender
 
 
 class Bell:
     """The enqueuer's side: one datagram per enqueue (or per batch)."""
 
-    def __init__(self, queue_file: str | Path) -> None:
-        self.address = doorbell_address(queue_file)
+    def __init__(self, queue_file: str | Path, queue_name: str = "") -> None:
+        self.address = doorbell_address(queue_file, queue_name)
 
     def ring(self) -> None:
         with contextlib.suppress(OSError):  # nobody listening, or rings already waiting
@@ -63,8 +71,10 @@ class Doorbell:
     needs while a single task costs two dequeues. Tokens are capped at the number of workers.
     """
 
-    def __init__(self, queue_file: str | Path, workers: int, fallback: float) -> None:
-        self.address = doorbell_address(queue_file)
+    def __init__(
+        self, queue_file: str | Path, workers: int, fallback: float, queue_name: str = ""
+    ) -> None:
+        self.address = doorbell_address(queue_file, queue_name)
         self.workers = workers
         self.fallback = fallback
         self._tokens = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 from contextlib import suppress
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+from second_dockerd import DaemonFailed, SecondDaemon, start_dockerd
 
 from tasks.providers.base import ProviderError
 from tasks.providers.docker import DockerProvider
@@ -94,3 +96,15 @@ def remove_labelled(client: docker.DockerClient, service_label: str) -> None:
         for image in images:
             with suppress(docker.errors.APIError):
                 client.images.remove(image.id, force=True)
+
+
+def start_second_daemon() -> SecondDaemon:
+    """A second Docker host for the multi-host tests (root and dockerd required; skips
+    without them, fails with the daemon's log if it does not come up)."""
+    require_docker()
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        pytest.skip("a second Docker daemon needs root and dockerd")
+    try:
+        return start_dockerd(BUILD_SCRIPT)
+    except DaemonFailed as exc:
+        pytest.fail(str(exc))

@@ -42,6 +42,7 @@ class TaskRow(Loose):
     duration: float | None
     retries: int
     error: str | None
+    host: str | None = None  # pending and scheduled: the Docker host whose queue holds it
 
 
 def _view() -> TaskView:

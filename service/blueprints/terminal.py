@@ -24,6 +24,7 @@ from models.states import WorkspaceStatus
 from models.terminals import TooManyTerminals, begin_terminal
 from models.work import touch_operations
 from service import params
+from service.access import docker_provider, require_reachable
 from service.auth import require_user, viewer
 from service.browser_safety import browser_websocket
 from service.draining import when_draining
@@ -32,9 +33,7 @@ from service.responses import json_response
 from service.schemas import Error
 from service.terminal_bridge import TerminalPump
 from service.tickets import TICKET_PARAMETER, issue_ticket, require_websocket_user
-from tasks.providers import direct_provider
 from tasks.providers.base import ProviderError
-from tasks.providers.docker import DockerProvider
 from tasks.providers.docker_terminal import DockerTerminal, open_terminal
 from tasks.specs import spec_for
 
@@ -90,11 +89,11 @@ def _check_openable(workspace: WorkspaceRecord, settings: Settings) -> None:
             "TERMINAL_NOT_SUPPORTED",
             "the local provider has no terminal: its workspaces are folders on the server",
         )
+    require_reachable(workspace)
 
 
 def _open(workspace: WorkspaceRecord, settings: Settings, size: tuple[Any, Any]) -> DockerTerminal:
-    provider = direct_provider("docker", settings)
-    assert isinstance(provider, DockerProvider)
+    provider = docker_provider(workspace)
     spec = spec_for(workspace, settings)
     return open_terminal(provider.client, workspace.id, spec.shell, spec.workdir, *size)
 

@@ -56,7 +56,9 @@ def _settings() -> Settings:
 
 def _limits() -> Limits:
     settings = _settings()
-    return Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
+    return Limits(
+        settings.max_workspaces_per_user, settings.max_running_per_user, settings.host_timeout
+    )
 
 
 def _idle_timeout(asked: int | None, template_default: int | None) -> int:

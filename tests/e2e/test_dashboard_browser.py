@@ -367,16 +367,24 @@ def test_an_admin_sees_every_workspace_by_keyboard_in_the_systems_dark_theme(
         assert_clean(state)
 
 
+def web_and_worker_with_a_running_workspace(
+    start_service: StartService, name: str
+) -> tuple[ServiceProcess, dict[str, Any]]:
+    """`vm-api web` and `vm-api worker` apart, and alice's `local` workspace running."""
+    web = start_service("web")
+    start_service("worker", config=web.config)
+    with web.config.client("alice") as api:
+        created = api.post("/api/v1/workspaces", json={"name": name}).json()
+        wait_for_status(api, created["id"], ("running",), 30)
+    return web, created
+
+
 def test_the_list_catches_up_after_the_web_server_restarts(
     start_service: StartService, tmp_path: Path
 ) -> None:
     """The stream resumes with Last-Event-ID: a change made while the web process was down
     reaches the page when it comes back, with no reload."""
-    web = start_service("web")
-    start_service("worker", config=web.config)
-    with web.config.client("alice") as api:
-        created = api.post("/api/v1/workspaces", json={"name": "steady"}).json()
-        wait_for_status(api, created["id"], ("running",), 30)
+    web, created = web_and_worker_with_a_running_workspace(start_service, "steady")
     with browsing(web, tmp_path) as state:
         page = state.page
         resumed_from: list[str | None] = []
@@ -456,4 +464,30 @@ def test_a_create_from_a_repository_shows_its_progress(
         assert "cloning 100 %" in text.splitlines(), text
         assert page.inner_text("#details").count(f"{repo} @ main") == 1
         state.shot("progress")
+        assert_clean(state)
+
+
+def test_a_workspace_on_a_down_host_says_why_in_the_list_and_its_page(
+    start_service: StartService, tmp_path: Path
+) -> None:
+    """What the sweep writes when a Docker host stops reporting reaches the page live."""
+    web, created = web_and_worker_with_a_running_workspace(start_service, "far")
+    reason = "host b is unreachable: its consumer has not reported since 2026-12-03T10:00:00.000Z"
+    with browsing(web, tmp_path) as state:
+        page = state.page
+        sign_in(state)
+        wait_row_status(state, created["id"], "running")
+        execute(
+            web.config.settings(),
+            "UPDATE workspaces SET host = 'b', host_unreachable = ? WHERE id = ?",
+            (reason, created["id"]),
+        )
+        row = f"#workspace-rows tr[data-workspace='{created['id']}']"
+        badge = page.wait_for_selector(f"{row} .host-down")
+        assert badge.get_attribute("title") == reason
+        page.click(f"{row} a")
+        assert page.wait_for_selector("#host-unreachable").inner_text() == reason
+        assert page.is_disabled("#open-terminal")
+        assert "on b" in page.inner_text("#details")
+        state.shot("workspace-host-down")
         assert_clean(state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 from db_support import Target, query
-from docker_support import docker_available
+from docker_support import docker_available, remove_labelled
 from harness import StartService, command_line, wait_until
 
 pytestmark = pytest.mark.slow
@@ -35,16 +34,6 @@ def settled(db: Target) -> bool:
         rows(db, "SELECT count(*) FROM operations WHERE status IN ('pending', 'running')")[0][0]
         == 0
     )
-
-
-def remove_everything(client: docker.DockerClient, ids: list[str]) -> None:
-    for workspace_id in ids:
-        for container in client.containers.list(
-            all=True, filters={"label": f"{LABEL_WORKSPACE}={workspace_id}"}
-        ):
-            # The service's own janitor may be removing it at the same moment.
-            with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
 
 
 def test_kill_9_of_the_worker_leaves_exactly_one_container_per_workspace(
@@ -75,7 +64,7 @@ def test_kill_9_of_the_worker_leaves_exactly_one_container_per_workspace(
             assert len(containers) == 1, workspace_id
             assert containers[0].status == "running"
     finally:
-        remove_everything(docker_client, ids)
+        remove_labelled(docker_client, web.config.instance)  # containers and volumes
 
 
 def _dockerd_command() -> tuple[int, list[str]]:
@@ -144,4 +133,6 @@ def test_work_resumes_after_the_docker_daemon_comes_back(
         finally:
             client.close()
     finally:
-        remove_everything(docker.from_env(timeout=30), ids)
+        cleaner = docker.from_env(timeout=30)
+        remove_labelled(cleaner, service.config.instance)
+        cleaner.close()

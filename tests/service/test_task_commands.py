@@ -89,3 +89,11 @@ def test_the_overview_and_show_fit_80_columns() -> None:
     assert "pending 123456" in overview_text(overview)
     assert widest(show_text(shown)) <= 80
     assert "second line" not in show_text(shown)
+
+
+def test_a_waiting_task_shows_the_docker_host_whose_queue_holds_it() -> None:
+    pending = task_table("pending", [row(host="gpu-1"), row(host=None)]).splitlines()
+    assert pending[0].split()[-1] == "HOST"
+    assert [line.split()[-1] for line in pending[1:]] == ["gpu-1", "-"]
+    recent = task_table("recent", [row(host="gpu-1", error="boom")]).splitlines()
+    assert (recent[0].split()[-1], recent[1].split()[-1]) == ("ERROR", "boom")

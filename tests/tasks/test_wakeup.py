@@ -59,3 +59,23 @@ def test_the_fallback_poll_wakes_a_worker_without_a_ring(tmp_path: Path) -> None
 
 def test_ringing_without_a_consumer_is_harmless(tmp_path: Path) -> None:
     Bell(tmp_path / "nobody.db").ring()
+
+
+def test_a_host_queue_in_the_same_file_has_its_own_bell(tmp_path: Path) -> None:
+    shared = Doorbell(tmp_path / "queue.db", workers=1, fallback=60)
+    host = Doorbell(tmp_path / "queue.db", workers=1, fallback=60, queue_name="a")
+    shared.start()
+    host.start()
+    try:
+        woken: list[float] = []
+        on_shared = _waiter(shared, woken)
+        on_host = _waiter(host, [])
+        Bell(tmp_path / "queue.db", "a").ring()
+        on_host.join(timeout=5)
+        assert not on_host.is_alive()  # the host's consumer woke
+        on_shared.join(timeout=0.3)
+        assert woken == []  # the shared queue's did not
+    finally:
+        shared.stop()
+        host.stop()
+        on_shared.join(timeout=5)

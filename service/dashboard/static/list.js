@@ -9,7 +9,9 @@ function row(workspace, admin) {
     "tr",
     { dataset: { workspace: workspace.id, status: workspace.status } },
     h("td", {}, h("a", { href: `#/w/${workspace.id}`, class: "ws-link" }, workspace.name)),
-    h("td", {}, statusBadge(workspace.status)),
+    h("td", {}, statusBadge(workspace.status), workspace.host_unreachable
+      ? h("span", { class: "badge host-down", title: workspace.host_unreachable }, "host down")
+      : null),
     admin ? h("td", {}, workspace.owner) : null,
     h("td", {}, workspace.template || "—"),
     h("td", {}, ticking(workspace.expires_at)),

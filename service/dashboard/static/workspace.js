@@ -33,7 +33,8 @@ export function renderWorkspace(view, id, navigate) {
     const resources = [workspace.cpus && `${workspace.cpus} CPU`, workspace.memory_mb && `${workspace.memory_mb} MB`].filter(Boolean).join(", ");
     const pairs = [
       ["Id", h("code", {}, workspace.id)], ["Owner", workspace.owner], ["Template", workspace.template || "—"],
-      ["Provider", workspace.provider], ["Resources", resources || "—"],
+      ["Provider", workspace.host ? `${workspace.provider} on ${workspace.host}` : workspace.provider],
+      ["Resources", resources || "—"],
       ["Repository", workspace.repo_url ? `${workspace.repo_url}${workspace.repo_ref ? ` @ ${workspace.repo_ref}` : ""}` : "—"],
       ["Created", when(workspace.created_at)],
       ["Time to live", h("span", {}, ticking(workspace.expires_at), " ",
@@ -42,8 +43,10 @@ export function renderWorkspace(view, id, navigate) {
         button("No limit", () => setTtl(null), { class: "small ghost", id: "ttl-clear" }))],
     ];
     if (workspace.error_message) pairs.push(["Error", h("span", { class: "error" }, workspace.error_message)]);
+    if (workspace.host_unreachable) pairs.push(["Host", h("span", { class: "error", id: "host-unreachable" }, workspace.host_unreachable)]);
     details.replaceChildren(...pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-    document.getElementById("open-terminal").disabled = Boolean(terminal) || workspace.status !== "running";
+    document.getElementById("open-terminal").disabled =
+      Boolean(terminal) || workspace.status !== "running" || Boolean(workspace.host_unreachable);
     document.getElementById("snapshot-create").disabled = !allowed("snapshot", workspace.status);
   }
 
@@ -295,7 +298,9 @@ export function renderWorkspace(view, id, navigate) {
     if (type === "workspace.status" && data.workspace && data.workspace.id === id) {
       workspace = store.workspaces.get(id) || data.workspace;
       drawHeader();
-      loadSnapshots();
+      // A workspace on its way out has no snapshots to show, and its list would answer 404
+      // as soon as the delete ends.
+      if (!["deleting", "deleted"].includes(workspace.status)) loadSnapshots();
       return;
     }
     const op = data && data.operation;

@@ -124,6 +124,7 @@ async def _objects_of_alice(client: QuartClient) -> dict[str, str]:
         "snapshot_id": snapshot["id"],
         "operation_id": snapshot["operation_id"],
         "task_id": snapshot["operation_id"],  # admin routes take a task or an operation id
+        "name": "some-host",  # a Docker host (admin routes)
     }
 
 

@@ -48,6 +48,8 @@ WORKSPACE_FIELDS = {
     "schedule",
     "idle_timeout_seconds",
     "last_activity_at",
+    "host",
+    "host_unreachable",
 }
 LINK_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 
