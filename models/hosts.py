@@ -180,6 +180,44 @@ def mark_unreachable(timeout: int) -> int:
     return changed
 
 
+@db_session
+def hostless_docker_workspaces() -> set[str]:
+    """Docker workspaces made before any host was named (`host` null), not deleted."""
+    return set(
+        active().db.select(
+            """SELECT id FROM workspaces
+            WHERE provider = 'docker' AND host IS NULL AND status != 'deleted'"""
+        )
+    )
+
+
+@write_session
+def adopt_workspaces(name: str, workspace_ids: set[str]) -> tuple[int, list[tuple[str, str]]]:
+    """Host `name` takes these host-less workspaces (their container or volume is on its
+    daemon): their later tasks go to its queue. Returns how many it took, and the
+    (operation id, type) of their pending operations, whose tasks wait on the shared queue and
+    must be enqueued again on the host's."""
+    db = active().db
+    adopted = 0
+    pending: list[tuple[str, str]] = []
+    now = sql_time(utcnow())
+    for workspace_id in sorted(workspace_ids):
+        taken = db.execute(
+            """UPDATE workspaces SET host = $name, updated_at = $now
+            WHERE id = $id AND host IS NULL AND status != 'deleted'""",
+            {"name": name, "id": workspace_id, "now": now},
+        ).rowcount
+        if not taken:
+            continue  # another host took it first, or it was deleted meanwhile
+        adopted += 1
+        pending += db.select(
+            """SELECT id, operation_type FROM operations
+            WHERE workspace_id = $id AND status = 'pending' ORDER BY started_at""",
+            {"id": workspace_id},
+        )
+    return adopted, [(op_id, kind) for op_id, kind in pending]
+
+
 @write_session
 def forget_host(name: str) -> bool:
     """Remove a host from the registry; False if unknown. Refused (ValueError) while

@@ -3,6 +3,9 @@
 Every third of VM_API_HOST_TIMEOUT it pings its own Docker daemon and records that it is
 alive, where the web processes reach the daemon, and whether the daemon answered. A consumer
 that stops says so at once, so no new workspace is placed on its host meanwhile.
+
+At start it also adopts the workspaces made before any host was named (`host` null) whose
+container or volume is on its daemon: from one host to many needs no consumer without a name.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from models.hosts import report_host
+from models.hosts import adopt_workspaces, hostless_docker_workspaces, report_host
 from models.records import rfc3339, utcnow
 from models.settings import Settings
+from tasks.dispatch import enqueue_operations
 from tasks.providers import direct_provider
 from tasks.providers.base import ProviderError
 from tasks.providers.docker import DockerProvider
@@ -32,9 +36,13 @@ class HostReporter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="host-reports", daemon=True)
 
-    def daemon_error(self) -> str | None:
+    def _provider(self) -> DockerProvider:
         provider = direct_provider("docker", self.settings, self.name)
         assert isinstance(provider, DockerProvider)
+        return provider
+
+    def daemon_error(self) -> str | None:
+        provider = self._provider()
         try:
             provider.ping()
         except ProviderError as exc:
@@ -47,8 +55,38 @@ class HostReporter:
         if error:
             log.warning("host %s: %s", self.name, error)
 
+    def adopt_hostless(self) -> int:
+        """Host-less Docker workspaces with a container or volume on this daemon become this
+        host's; their pending operations are enqueued again on its queue. A workspace with
+        nothing here belongs to another daemon, or has not been made yet: left alone."""
+        candidates = hostless_docker_workspaces()
+        if not candidates:
+            return 0
+        provider = self._provider()
+        try:
+            here = provider.owned_workspace_ids() | provider.snapshot_workspace_ids()
+        except ProviderError as exc:
+            log.warning("host %s: cannot list its daemon's workspaces to adopt: %s", self.name, exc)
+            return 0
+        adopted, pending = adopt_workspaces(self.name, candidates & here)
+        if pending:
+            enqueue_operations(pending)
+        if adopted:
+            log.info(
+                "host %s: adopted %d workspaces made before hosts were named (%d pending "
+                "operations enqueued again)",
+                self.name,
+                adopted,
+                len(pending),
+            )
+        return adopted
+
     def start(self) -> None:
         self.report()  # before the first task: placement may pick this host at once
+        try:
+            self.adopt_hostless()
+        except Exception:
+            log.exception("host %s: could not adopt host-less workspaces", self.name)
         log.info(
             "host %s: reporting every %.1f s (daemon at %s)", self.name, self.interval, self.url
         )

@@ -221,3 +221,62 @@ def test_a_consumer_that_stops_cleanly_takes_its_host_out_of_placement_at_once(
     with contextlib.closing(cluster.api()) as api:
         made = api.post("/api/v1/workspaces", json={"name": "only-a", "template": "base"})
     assert made.status_code == 201 and made.json()["host"] == "a"
+
+
+def test_a_consumer_given_a_host_name_adopts_the_workspaces_made_before_hosts(
+    start_service: StartService, docker_client: docker.DockerClient
+) -> None:
+    """From one host to many: the one daemon's consumer is restarted with a host name. The
+    workspaces it made (host null) with a container there become that host's, and an action
+    asked while no consumer ran is done by the named one; a host-less workspace with nothing
+    on that daemon is left alone."""
+    web = start_service("web", **SETTINGS)
+    unnamed = start_service("worker", config=web.config)
+    unnamed.wait_consumer_ready()
+    named = ServiceProcess(web.config, "worker", name="worker-a")
+    try:
+        with web.config.client("alice") as api:
+            ids = {}
+            for name in ("kept", "elsewhere"):
+                made = api.post("/api/v1/workspaces", json={"name": name, "template": "base"})
+                assert made.status_code == 201, made.text
+                assert made.json()["host"] is None  # no host was ever named
+                ids[name] = made.json()["id"]
+            for workspace_id in ids.values():
+                body = wait_for_status(api, workspace_id, ("running", "failed"), 90)
+                assert body["status"] == "running", body["error_message"]
+            assert unnamed.stop() == 0
+
+            # as if "elsewhere" lived on another daemon: nothing of it on this one
+            docker_client.containers.get(f"vm-ws-{ids['elsewhere']}").remove(force=True)
+            docker_client.volumes.get(f"vm-ws-{ids['elsewhere']}").remove()
+            # asked while no consumer runs: its task waits on the shared queue
+            restart = api.post(f"/api/v1/workspaces/{ids['kept']}/restart")
+            assert restart.status_code == 202, restart.text
+            operation = restart.json()["operation_id"]
+
+            first_url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+            named.start({"VM_API_WORKER_HOST_NAME": "a", "DOCKER_HOST": first_url})
+            named.wait_consumer_ready()
+
+            def finished() -> dict[str, object] | None:
+                body = api.get(f"/api/v1/operations/{operation}").json()
+                return body if body["status"] in ("success", "failed") else None
+
+            done = wait_until(finished, 60, interval=0.2, what="the restart to finish")
+            assert done["status"] == "success", done
+            assert f"operation {operation}" in named.log_text()
+            kept = api.get(f"/api/v1/workspaces/{ids['kept']}").json()
+            assert (kept["host"], kept["status"]) == ("a", "running")
+            elsewhere = api.get(f"/api/v1/workspaces/{ids['elsewhere']}").json()
+            assert elsewhere["host"] is None
+            assert "adopted 1 workspaces" in named.log_text()
+
+            # its later actions reach host a's queue too
+            assert api.delete(f"/api/v1/workspaces/{ids['kept']}").status_code == 202
+            wait_for_gone(api, ids["kept"], 60)
+        assert not container_on(docker_client, ids["kept"])
+    finally:
+        if named.returncode is None and named.process is not None:
+            named.stop()
+        remove_labelled(docker_client, web.config.instance)

@@ -10,8 +10,10 @@ from db_support import execute, query
 
 from models.hosts import (
     NoLiveHost,
+    adopt_workspaces,
     forget_host,
     host_states,
+    hostless_docker_workspaces,
     mark_unreachable,
     operation_hosts,
     report_host,
@@ -153,3 +155,29 @@ def test_the_sweep_leaves_a_down_hosts_pending_work_in_its_queue(migrated: Setti
     report_host("a", "unix:///a.sock", None)
     mark_unreachable(TIMEOUT)
     assert [item.operation_id for item in recover_operations(30, 30, 3).requeue] == [operation]
+
+
+def test_a_host_adopts_hostless_workspaces_once_with_their_pending_operations(
+    migrated: Settings,
+) -> None:
+    kept, kept_create, _ = create("kept")
+    gone, _, _ = create("gone")
+    create("local-one", provider="local")
+    execute(migrated, "UPDATE operations SET status = 'success' WHERE id = ?", (kept_create,))
+    execute(migrated, "UPDATE workspaces SET status = 'deleted' WHERE id = ?", (gone,))
+    assert hostless_docker_workspaces() == {kept}  # neither local nor deleted ones
+
+    report_host("a", "unix:///a.sock", None)
+    report_host("b", "unix:///b.sock", None)
+    later, later_create, host = create("later")
+    assert host is not None  # made once hosts exist: never host-less
+
+    assert adopt_workspaces("a", {kept, gone}) == (1, [])  # its create is done: nothing to redo
+    # a second host reaching the same workspace (or a race) does not take it again
+    assert adopt_workspaces("b", {kept}) == (0, [])
+    assert select_workspace(kept, None).host == "a"
+    assert query(migrated, "SELECT host FROM workspaces WHERE id = ?", (gone,)) == [(None,)]
+
+    execute(migrated, "UPDATE workspaces SET host = NULL WHERE id = ?", (later,))
+    assert adopt_workspaces("b", {later}) == (1, [(later_create, "create")])
+    assert operation_hosts([later_create]) == {later_create: "b"}
