@@ -58,6 +58,9 @@ class Settings:
     max_workspaces_per_user: int = 0
     max_running_per_user: int = 0
     docker_host: str | None = None
+    # TLS to every Docker daemon this process reaches, as the docker CLI reads it
+    docker_tls_verify: bool = False
+    docker_cert_path: str | None = None
     instance: str = "vm-api"
     # Beyond one host: the Docker host this consumer is bound to (its own queue), the address
     # the web processes reach that host's daemon at, and how long a silent host counts as alive.
@@ -182,6 +185,9 @@ class Settings:
             max_workspaces_per_user=reader.non_negative_int("VM_API_MAX_WORKSPACES_PER_USER", 0),
             max_running_per_user=reader.non_negative_int("VM_API_MAX_RUNNING_PER_USER", 0),
             docker_host=reader.optional("DOCKER_HOST"),
+            # the docker CLI's rule: set to anything but empty means verify
+            docker_tls_verify=reader.optional("DOCKER_TLS_VERIFY") is not None,
+            docker_cert_path=reader.optional("DOCKER_CERT_PATH"),
             instance=reader.label("VM_API_INSTANCE", "vm-api"),
             worker_host_name=reader.optional_label("VM_API_WORKER_HOST_NAME"),
             worker_docker_url=reader.optional("VM_API_WORKER_DOCKER_URL"),
@@ -211,7 +217,22 @@ class Settings:
             raise ConfigError("VM_API_QUEUE_PATH must not be the application database file")
         if settings.templates_file is not None and not settings.templates_file.is_file():
             raise ConfigError(f"VM_API_TEMPLATES_FILE: no such file {settings.templates_file}")
+        missing = settings.missing_docker_certificates()
+        if missing:
+            raise ConfigError(
+                "DOCKER_TLS_VERIFY / DOCKER_CERT_PATH: TLS to the Docker daemon needs "
+                + ", ".join(missing)
+            )
         return settings
+
+    def missing_docker_certificates(self) -> list[str]:
+        """The files the docker CLI's TLS rule needs that are not there: the client's cert.pem
+        and key.pem, and ca.pem when verifying, in DOCKER_CERT_PATH (else ~/.docker)."""
+        if not (self.docker_tls_verify or self.docker_cert_path):
+            return []
+        folder = Path(self.docker_cert_path or "~/.docker").expanduser()
+        needed = ["cert.pem", "key.pem"] + (["ca.pem"] if self.docker_tls_verify else [])
+        return [str(folder / name) for name in needed if not (folder / name).is_file()]
 
     def check_writable(self) -> None:
         """Create the folders the service writes to, or say which variable points nowhere."""

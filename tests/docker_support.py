@@ -98,13 +98,13 @@ def remove_labelled(client: docker.DockerClient, service_label: str) -> None:
                 client.images.remove(image.id, force=True)
 
 
-def start_second_daemon() -> SecondDaemon:
+def start_second_daemon(extra_args: tuple[str, ...] = ()) -> SecondDaemon:
     """A second Docker host for the multi-host tests (root and dockerd required; skips
     without them, fails with the daemon's log if it does not come up)."""
     require_docker()
     if os.geteuid() != 0 or shutil.which("dockerd") is None:
         pytest.skip("a second Docker daemon needs root and dockerd")
     try:
-        return start_dockerd(BUILD_SCRIPT)
+        return start_dockerd(BUILD_SCRIPT, extra_args=extra_args)
     except DaemonFailed as exc:
         pytest.fail(str(exc))

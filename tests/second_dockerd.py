@@ -56,14 +56,17 @@ class SecondDaemon:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_dockerd(build_script: Path, timeout: float = 60) -> SecondDaemon:
-    """Start it and import the test image with `build_script` (.ci/build-test-image.sh)."""
+def start_dockerd(
+    build_script: Path, timeout: float = 60, extra_args: tuple[str, ...] = ()
+) -> SecondDaemon:
+    """Start it and import the test image with `build_script` (.ci/build-test-image.sh);
+    `extra_args` go to dockerd (another listener, TLS)."""
     # A short path: a UNIX socket's path must fit in 108 bytes.
     root = Path(tempfile.mkdtemp(prefix="vm-api-dockerd-", dir="/tmp"))
     command = [
         "dockerd", f"--host=unix://{root / 'docker.sock'}", f"--data-root={root / 'data'}",
         f"--exec-root={root / 'exec'}", f"--pidfile={root / 'docker.pid'}",
-        "--bridge=none", "--iptables=false", "--ip-masq=false",
+        "--bridge=none", "--iptables=false", "--ip-masq=false", *extra_args,
     ]  # fmt: skip
     log = open(root / "dockerd.log", "wb")  # noqa: SIM115  (the daemon writes it until stopped)
     process = subprocess.Popen(

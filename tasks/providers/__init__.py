@@ -55,6 +55,7 @@ def _build(name: str, settings: Settings) -> Provider:
         return LocalProvider(settings.resolved_data_dir, allow_file_repos=settings.allow_file_repos)
     if name == "docker":
         from tasks.providers.docker import DockerProvider
+        from tasks.providers.docker_daemon import docker_tls
 
         # The label value keeps two installations on one daemon out of each other's way.
         return DockerProvider(
@@ -62,6 +63,7 @@ def _build(name: str, settings: Settings) -> Provider:
             service_label=settings.instance,
             allow_file_repos=settings.allow_file_repos,
             clone_in_place=settings.docker_clone_in_place,
+            tls=docker_tls(settings.docker_tls_verify, settings.docker_cert_path),
         )
     raise ProviderError(f"unknown provider {name!r}; available: {', '.join(PROVIDERS)}")
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.tls import TLSConfig
 
 from tasks.providers.base import Progress, ProviderError, Provisioned, WorkspaceSpec
 from tasks.providers.docker_clone import Fill, RepositoryClones, container_name, never_started
@@ -77,6 +78,7 @@ class DockerProvider(RepositoryClones):
         service_label: str = "vm-api",
         allow_file_repos: bool = False,
         clone_in_place: bool = True,
+        tls: TLSConfig | None = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
         self.timeout = timeout
@@ -85,7 +87,7 @@ class DockerProvider(RepositoryClones):
         self.service_label = service_label
         self.allow_file_repos = allow_file_repos
         self.clone_in_place = clone_in_place
-        self._clients = ClientPool(self.base_url, timeout)
+        self._clients = ClientPool(self.base_url, timeout, tls)
 
     # -- plumbing ------------------------------------------------------------------------------
 

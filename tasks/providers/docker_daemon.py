@@ -11,16 +11,58 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from contextlib import suppress
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests.exceptions
+from docker.constants import MINIMUM_DOCKER_API_VERSION as MINIMUM_API_VERSION
+from docker.tls import TLSConfig
 from docker.transport.unixconn import UnixHTTPConnection
+from docker.utils import kwargs_from_env
 
 from tasks.providers.base import ProviderError
 
 T = TypeVar("T")
+
+
+def docker_tls(verify: bool, cert_path: str | None) -> TLSConfig | None:
+    """TLS to the daemon as the docker CLI does it (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH: its
+    ca.pem, cert.pem and key.pem; ~/.docker without a path); None: no TLS."""
+    if not verify and not cert_path:
+        return None
+    environment = {"DOCKER_CERT_PATH": cert_path or ""}
+    if verify:
+        environment["DOCKER_TLS_VERIFY"] = "1"
+    tls: TLSConfig = kwargs_from_env(environment=environment)["tls"]
+    return tls
+
+
+def raw_socket(hijacked: Any) -> socket.socket:
+    """The socket under what `exec_start(socket=True)` returns: docker's SocketIO over a plain
+    connection, the TLS socket itself over https."""
+    return getattr(hijacked, "_sock", hijacked)  # type: ignore[no-any-return]
+
+
+def close_hijacked(hijacked: Any) -> None:
+    """Close what `exec_start(socket=True)` returned, and the HTTP response under it: over
+    TLS that response's file still holds the socket, which would stay open otherwise."""
+    raw = raw_socket(hijacked)  # a SocketIO forgets its socket once closed
+    response = getattr(hijacked, "_response", None)
+    if response is not None:
+        with suppress(OSError):
+            response.close()
+    with suppress(OSError):
+        hijacked.close()
+    with suppress(OSError):
+        raw.close()
+
+
+def half_close(raw: socket.socket) -> None:
+    """End what we send and keep reading. SSLSocket.shutdown() would drop the TLS state and
+    leave the rest of the output unreadable: close only the TCP side."""
+    socket.socket.shutdown(raw, socket.SHUT_WR)
 
 
 class ClientPool:
@@ -28,9 +70,10 @@ class ClientPool:
     undocumented. Clients are made lazily, inside the retry loop, because DockerClient() asks
     the daemon for its API version at once."""
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, tls: TLSConfig | None = None) -> None:
         self.base_url = base_url
         self.timeout = timeout
+        self.tls = tls
         self._local = threading.local()
         self._clients: list[docker.DockerClient] = []
         self._lock = threading.Lock()
@@ -38,10 +81,33 @@ class ClientPool:
     def get(self) -> docker.DockerClient:
         client: docker.DockerClient | None = getattr(self._local, "client", None)
         if client is None:
-            client = docker.DockerClient(base_url=self.base_url, timeout=self.timeout)
+            client = (
+                docker.DockerClient(base_url=self.base_url, timeout=self.timeout)
+                if self.tls is None
+                else self._tls_client(self.tls)
+            )
             self._local.client = client
             with self._lock:
                 self._clients.append(client)
+        return client
+
+    def _tls_client(self, tls: TLSConfig) -> docker.DockerClient:
+        """A client that verifies the daemon with the CA of DOCKER_CERT_PATH. requests would
+        verify against REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) from the environment instead,
+        even for the API version asked at construction: ask for it with the environment
+        ignored, then make the client with that version."""
+        probe = docker.DockerClient(
+            base_url=self.base_url, timeout=self.timeout, tls=tls, version=MINIMUM_API_VERSION
+        )
+        try:
+            probe.api.trust_env = False
+            version = probe.api.version(api_version=False)["ApiVersion"]
+        finally:
+            probe.close()
+        client = docker.DockerClient(
+            base_url=self.base_url, timeout=self.timeout, tls=tls, version=version
+        )
+        client.api.trust_env = False
         return client
 
     def close(self) -> None:

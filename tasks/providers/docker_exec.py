@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import docker
 
+from tasks.providers.docker_daemon import close_hijacked, half_close, raw_socket
 from tasks.providers.docker_processes import kill_exec
 from tasks.providers.exec_output import OUTPUT_CAP_BYTES, CappedOutput, ExecResult
 
@@ -47,7 +48,7 @@ def _feed(raw: socket.socket, data: bytes, stop: threading.Event) -> None:
                 view = view[raw.send(view[:65536]) :]
             except TimeoutError:
                 continue
-        raw.shutdown(socket.SHUT_WR)
+        half_close(raw)
     except OSError:
         pass  # the process exited without reading it all, or the socket is gone
 
@@ -93,7 +94,7 @@ def run_exec(
         raise
     exec_id = created["Id"]
     wrapper = client.api.exec_start(exec_id, socket=True)
-    raw: socket.socket = wrapper._sock
+    raw = raw_socket(wrapper)
     out, err = CappedOutput(cap), CappedOutput(cap)
     stop = threading.Event()
     feeder = None
@@ -126,8 +127,7 @@ def run_exec(
         stop.set()
         if timed_out:
             kill_exec(client, container, exec_id)
-        wrapper.close()
-        raw.close()
+        close_hijacked(wrapper)
         if feeder is not None:
             feeder.join(timeout=5)
     exit_code = _exit_code(client, exec_id)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -23,6 +24,7 @@ import requests
 
 from tasks.providers.base import ProviderError
 from tasks.providers.docker import container_name
+from tasks.providers.docker_daemon import close_hijacked, raw_socket
 from tasks.providers.docker_processes import kill_exec
 
 log = logging.getLogger("vm_api.terminal")
@@ -95,10 +97,7 @@ class DockerTerminal:
             log.warning("could not end terminal exec %s: %s", self.exec_id, exc)
         with suppress(OSError):
             self.raw.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked in recv
-        with suppress(OSError):
-            self.sock.close()
-        with suppress(OSError):
-            self.raw.close()
+        close_hijacked(self.sock)
 
 
 def _session_members(host_pid: int) -> list[int]:
@@ -109,11 +108,11 @@ def _session_members(host_pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115  (one read)
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
             fields = stat.rsplit(")", 1)[1].split()  # state ppid pgrp session ...
             if int(fields[3]) != host_pid:
                 continue
-            status = open(f"/proc/{entry.name}/status").read()  # noqa: SIM115
+            status = Path(f"/proc/{entry.name}/status").read_text()
         except (OSError, IndexError, ValueError):
             continue  # gone in between, or not ours to read
         for line in status.splitlines():
@@ -143,7 +142,7 @@ def _buffered_output(sock: Any) -> bytes:
     """What the HTTP client read past the upgrade's headers (the first prompt can arrive in the
     same packet): its buffered reader holds it, the raw socket no longer does."""
     buffered = sock._response.raw._fp.fp
-    raw: socket.socket = sock._sock
+    raw = raw_socket(sock)
     raw.setblocking(False)  # peek() then returns what is buffered and never waits for more
     try:
         return bytes(buffered.peek())
@@ -178,7 +177,7 @@ def open_terminal(
         raise ProviderError(f"container {container} does not exist") from exc
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
         raise ProviderError(f"could not start a shell in {container}: {exc}") from exc
-    raw: socket.socket = sock._sock
+    raw = raw_socket(sock)
     raw.settimeout(None)  # reads wait for output for as long as the session lasts
     terminal = DockerTerminal(client, container, exec_id, sock, raw, _buffered_output(sock))
     if cols and rows:

@@ -146,3 +146,15 @@ def test_check_writable_creates_the_folders(tmp_path: Path) -> None:
     settings.check_writable()
 
     assert all((tmp_path / name).is_dir() for name in ("db", "queue", "data"))
+
+
+def test_docker_tls_needs_the_certificates_where_the_docker_cli_looks(tmp_path: Path) -> None:
+    env = {"VM_API_DB_PATH": str(tmp_path / "vm.db"), "DOCKER_TLS_VERIFY": "1"}
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**env, "DOCKER_CERT_PATH": str(tmp_path)})
+    assert str(tmp_path / "ca.pem") in str(refused.value)
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("placeholder")
+    settings = Settings.from_env({**env, "DOCKER_CERT_PATH": str(tmp_path)})
+    assert (settings.docker_tls_verify, settings.docker_cert_path) == (True, str(tmp_path))
+    assert Settings.from_env({**env, "DOCKER_TLS_VERIFY": ""}).docker_tls_verify is False
