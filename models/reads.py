@@ -146,6 +146,15 @@ def select_workspace(workspace_id: str, owner: str | None) -> WorkspaceRecord:
     return workspace_from_row(_visible_row(WORKSPACE_COLUMNS, "workspaces", workspace_id, owner))
 
 
+def workspace_was_deleted(workspace_id: str, owner: str | None) -> bool:
+    """Whether the caller may see this workspace and its delete has finished."""
+    try:
+        (status,) = _visible_row("status", "workspaces", workspace_id, owner, live_only=False)
+    except NotFound:
+        return False
+    return bool(status == "deleted")
+
+
 def select_workspace_json(workspace_id: str, owner: str | None) -> str:
     """The workspace as JSON text, for GET /api/v1/workspaces/{id}."""
     return str(_visible_row(workspace_json(), "workspaces", workspace_id, owner)[0])

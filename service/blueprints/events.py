@@ -17,7 +17,8 @@ from quart import Blueprint, Quart, Response, current_app, request
 from quart.utils import run_sync
 
 from models.change_events import ChangeEvent, events_after
-from models.reads import select_workspace
+from models.errors import NotFound
+from models.reads import select_workspace, workspace_was_deleted
 from models.settings import Settings
 from service.auth import require_user, viewer
 from service.change_feed import ChangeFeed
@@ -99,6 +100,20 @@ async def _stream(
         feed.unsubscribe(subscription)
 
 
+async def _replay(owner: str | None, workspace_id: str, after: int) -> AsyncIterator[bytes]:
+    """What a client missed of a workspace whose delete has finished, then the end: no event
+    will follow, so nothing waits for one."""
+    while True:
+        missed = await run_sync(events_after)(
+            after, CATCH_UP_BATCH, owner=owner, workspace_id=workspace_id
+        )
+        for event in missed:
+            yield _frame(event)
+        if len(missed) < CATCH_UP_BATCH:
+            return
+        after = missed[-1].id
+
+
 async def _event_response(workspace_id: str | None) -> Response:
     feed = _feed()
     resume_after = _last_event_id()
@@ -106,8 +121,12 @@ async def _event_response(workspace_id: str | None) -> Response:
         # The stream starts from here, before the headers go out: a client that reads the
         # state once the stream is open misses nothing written before its body began.
         resume_after = await feed.current_position()
+    return _event_stream(_stream(feed, viewer().scope, workspace_id, resume_after))
+
+
+def _event_stream(body: AsyncIterator[bytes]) -> Response:
     response = Response(
-        _stream(feed, viewer().scope, workspace_id, resume_after),
+        body,
         content_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -124,5 +143,20 @@ async def get_events() -> Response:
 @blueprint.get("/workspaces/<workspace_id>/events")
 @require_user
 async def get_workspace_events(workspace_id: str) -> Response:
-    await read(select_workspace, workspace_id, viewer().scope)  # 404 unless visible
+    scope = viewer().scope
+    try:
+        await read(select_workspace, workspace_id, scope)  # 404 unless visible
+    except NotFound:
+        # A client that followed the workspace and reconnects after its delete learns how it
+        # ended (the `workspace.deleted` event); one that never followed it gets the 404.
+        resume_after = _last_event_id()
+        if resume_after is None or not await read(workspace_was_deleted, workspace_id, scope):
+            raise
+        if not await read(_has_events_after, resume_after, scope, workspace_id):
+            raise
+        return _event_stream(_replay(scope, workspace_id, resume_after))
     return await _event_response(workspace_id)
+
+
+def _has_events_after(after: int, owner: str | None, workspace_id: str) -> bool:
+    return bool(events_after(after, 1, owner=owner, workspace_id=workspace_id))

@@ -14,6 +14,7 @@ from api_support import (
     assert_error,
     create_workspace,
     open_stream,
+    parse_sse,
     read_events,
     run_queued,
 )
@@ -103,6 +104,36 @@ async def test_one_workspaces_stream_and_its_visibility(client: QuartClient) -> 
     assert other["id"] not in touched
     assert ("operation.finished", "success") in summary(events)
     await assert_error(await open_stream(client, path, BOB), 404, "NOT_FOUND")
+
+
+async def test_a_follower_reconnecting_after_the_delete_learns_how_it_ended(
+    client: QuartClient,
+) -> None:
+    made = await create_workspace(client, "ending")
+    run_queued()
+    seen = last_event_id()  # the follower's last event: the workspace is running
+    path = f"/api/v1/workspaces/{made['id']}/events"
+    assert (
+        await client.delete(f"/api/v1/workspaces/{made['id']}", headers=ALICE)
+    ).status_code == 202
+    run_queued()
+
+    # The replay ends by itself: no event can follow a finished delete.
+    replay = await client.get(path, headers={**ALICE, "Last-Event-ID": str(seen)})
+
+    assert replay.status_code == 200
+    events = parse_sse((await replay.get_data()).decode())
+    assert summary(events)[-1] == ("workspace.deleted", "deleted")
+    assert ("operation.finished", "success") in summary(events)
+    assert all(int(e["id"]) > seen for e in events)
+    # Once it has everything (EventSource reconnects with the last id), or never followed, or
+    # is somebody else: 404, which also stops a browser's EventSource from trying again.
+    for headers in (
+        {**ALICE, "Last-Event-ID": events[-1]["id"]},
+        ALICE,
+        {**BOB, "Last-Event-ID": str(seen)},
+    ):
+        await assert_error(await client.get(path, headers=headers), 404, "NOT_FOUND")
 
 
 async def test_last_event_id_resumes_without_losing_an_event(client: QuartClient) -> None:
