@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from models.reads import select_workspace
 from models.records import WorkspaceRecord
 from models.settings import Settings
 from models.states import WorkspaceStatus
+from models.work import touch_operations
 from service import params
 from service.auth import viewer
 from service.errors import APIError
@@ -41,6 +43,25 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
     return await loop.run_in_executor(_threads, call)
+
+
+@contextmanager
+def heartbeat(operation_id: str, timeout: float) -> Iterator[None]:
+    """Keep the record of work this web process is doing (a transfer, an exec) alive while it
+    lasts: the sweep fails such a record once its heartbeat is `timeout` seconds old, which
+    should mean that the process died, not that the work is long. A thread of its own beats,
+    so an exec whose client hung up is still covered until the command ends."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(max(timeout / 3, 1.0)):
+            touch_operations([operation_id])
+
+    threading.Thread(target=beat, name=f"vm-api-beat-{operation_id[:8]}", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def settings() -> Settings:

@@ -13,7 +13,6 @@ from quart_schema import document_response, validate_request
 from models.access import begin_access, finish_access
 from models.records import WorkspaceRecord
 from models.states import AccessType
-from models.work import touch_operations
 from service import access
 from service.auth import require_user, viewer
 from service.errors import APIError
@@ -38,11 +37,14 @@ def _outcome(result: Result, timeout: int) -> str | None:
     return None
 
 
-def _recorded(operation_id: str, timeout: int, run: Callable[[], Result]) -> Result:
+def _recorded(
+    operation_id: str, timeout: int, heartbeat_timeout: float, run: Callable[[], Result]
+) -> Result:
     """Run and record how it ended, in the same thread: a client that hangs up does not leave
     the operation `running`."""
     try:
-        result = run()
+        with access.heartbeat(operation_id, heartbeat_timeout):
+            result = run()
     except Exception as error:
         finish_access(operation_id, error=str(error) or type(error).__name__)
         raise
@@ -86,14 +88,13 @@ def _local_runner(
 
 
 def _docker_runner(
-    workspace: WorkspaceRecord, data: ExecRequest, argv: list[str], operation: list[str]
+    workspace: WorkspaceRecord, data: ExecRequest, argv: list[str]
 ) -> Callable[[], Result]:
     settings = access.settings()
     provider = access.docker_provider(workspace)
     default = spec_for(workspace, settings).workdir
     workdir = posixpath.join(default, data.workdir) if data.workdir else default
     stdin = data.stdin.encode() if data.stdin is not None else None
-    beat_every = max(settings.heartbeat_timeout / 3, 1.0)
 
     def run() -> Result:
         with access.docker_errors("run the command"):
@@ -105,8 +106,6 @@ def _docker_runner(
                 env=data.env,
                 stdin=stdin,
                 timeout=data.timeout_seconds,
-                heartbeat=lambda: touch_operations(operation),
-                heartbeat_every=beat_every,
             )
 
     return run
@@ -123,19 +122,19 @@ async def post_exec(workspace_id: str, data: ExecRequest) -> Response:
     """Run a command in the workspace; `timed_out` commands are killed inside it."""
     workspace = await access.visible_workspace(workspace_id)
     argv = ["sh", "-c", data.command] if isinstance(data.command, str) else list(data.command)
-    operation: list[str] = []
     if workspace.provider == "local":
         run = _local_runner(workspace, data, argv)
     else:
-        run = _docker_runner(workspace, data, argv, operation)
+        run = _docker_runner(workspace, data, argv)
     access.require_running(workspace)
     detail = {"command": argv, "workdir": data.workdir, "timeout_seconds": data.timeout_seconds}
     record = await run_sync(begin_access)(
         workspace.id, workspace.owner, AccessType.EXEC, viewer().user, detail
     )
-    operation.append(record.id)
     try:
-        result = await access.in_thread(_recorded, record.id, data.timeout_seconds, run)
+        result = await access.in_thread(
+            _recorded, record.id, data.timeout_seconds, access.settings().heartbeat_timeout, run
+        )
     except ExecRefused as error:
         raise APIError(409, "NOT_RUNNING", f"cannot run the command: {error}") from error
     return json_response(result.to_json())

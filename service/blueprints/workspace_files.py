@@ -3,6 +3,7 @@ Paths are relative to the workspace folder (the template's workdir) and confined
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import posixpath
 import re
@@ -113,22 +114,31 @@ async def _resolve(workspace: WorkspaceRecord, path: str) -> _Target:
         raise APIError(400, "PATH_OUTSIDE_WORKSPACE", str(error)) from error
 
 
-async def _stream(chunks: Iterator[bytes], operation_id: str) -> AsyncIterator[bytes]:
+async def _stream(
+    chunks: Iterator[bytes], operation_id: str, size: int | None, heartbeat_timeout: float
+) -> AsyncIterator[bytes]:
+    """The download's chunks, recorded when it ends. A file's `size` is its Content-Length:
+    once all of it is handed to the server, the download is done, even if the client hangs
+    up before the server asks for the (empty) rest."""
     sent, error = 0, "the client went away"
     try:
-        while True:
-            chunk = await access.in_thread(next, chunks, _END)
-            if chunk is _END:
-                error = ""
-                return
-            sent += len(chunk)  # type: ignore[arg-type]
-            yield chunk  # type: ignore[misc]
+        with access.heartbeat(operation_id, heartbeat_timeout):
+            while True:
+                chunk = await access.in_thread(next, chunks, _END)
+                if chunk is _END:
+                    error = ""
+                    return
+                sent += len(chunk)  # type: ignore[arg-type]
+                yield chunk  # type: ignore[misc]
     except Exception as failure:
         error = str(failure) or type(failure).__name__
         raise
     finally:
-        await run_sync(finish_access)(
-            operation_id, error=error or None, detail={"size_bytes": sent}
+        if size is not None and sent >= size and error == "the client went away":
+            error = ""
+        # Shielded: the client leaving cancels this body, and the record must still be written.
+        await asyncio.shield(
+            run_sync(finish_access)(operation_id, error=error or None, detail={"size_bytes": sent})
         )
 
 
@@ -156,7 +166,8 @@ async def get_files(workspace_id: str) -> Response:
             headers["Content-Length"] = str(target.size)
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     chunks = target.download()
-    response = Response(_stream(chunks, record.id), mimetype=mimetype, headers=headers)
+    body = _stream(chunks, record.id, target.size, access.settings().heartbeat_timeout)
+    response = Response(body, mimetype=mimetype, headers=headers)
     response.timeout = None
     return response
 
@@ -225,5 +236,6 @@ async def put_file(workspace_id: str) -> Response:
             viewer().user,
             {"path": path, "size_bytes": size},
         )
-        await access.in_thread(_upload, target, source, size, record.id)
+        with access.heartbeat(record.id, access.settings().heartbeat_timeout):
+            await access.in_thread(_upload, target, source, size, record.id)
     return json_response({"path": path, "size_bytes": size})
