@@ -65,11 +65,26 @@ def exit_code_of(close_reason: str) -> int:
         return 1
 
 
+def _control(message: str) -> None:
+    """A text frame from the server is a control message, never terminal output: an `error`
+    is said on stderr; `exit` needs nothing here (its code comes again in the close reason)."""
+    try:
+        control: Any = json.loads(message)
+    except ValueError:
+        return
+    if isinstance(control, dict) and control.get("type") == "error":
+        sys.stderr.write(f"\r\nvm-api ws shell: {control.get('error')}\r\n")
+        sys.stderr.flush()
+
+
 def _pump_output(ws: ClientConnection, done: threading.Event) -> None:
     out = sys.stdout.buffer
     try:
         for message in ws:
-            out.write(message if isinstance(message, bytes) else message.encode())
+            if isinstance(message, str):
+                _control(message)
+                continue
+            out.write(message)
             out.flush()
     except ConnectionClosed:
         pass

@@ -106,3 +106,5 @@ def test_a_person_types_in_vm_api_ws_shell(
     wait_until(lambda: os.path.exists(status_file), timeout=15, what="vm-api ws shell to exit")
     with open(status_file) as status:
         assert status.read().strip() == "3"  # the shell's exit code
+    # The server's control messages (text frames) are not terminal output.
+    assert '"type"' not in tmux.screen()
