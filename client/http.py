@@ -54,13 +54,19 @@ class Connection:
         return cls(env.get("VM_API_URL", DEFAULT_URL).rstrip("/"), headers)
 
 
-def _error_of(response: httpx.Response) -> ApiError:
+def error_of(status: int, body: bytes, reason: str) -> ApiError:
+    """The API's `{"error", "code"}` answer as an ApiError; the first line of any other body
+    (a proxy's page) as HTTP_ERROR."""
     try:
-        body = response.json()
-        return ApiError(response.status_code, str(body["code"]), str(body["error"]))
+        parsed = json.loads(body)
+        return ApiError(status, str(parsed["code"]), str(parsed["error"]))
     except (ValueError, KeyError, TypeError):
-        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
-        return ApiError(response.status_code, "HTTP_ERROR", text or response.reason_phrase)
+        text = body.decode(errors="replace").strip()
+        return ApiError(status, "HTTP_ERROR", text.splitlines()[0] if text else reason)
+
+
+def _error_of(response: httpx.Response) -> ApiError:
+    return error_of(response.status_code, response.content, response.reason_phrase)
 
 
 class Api:

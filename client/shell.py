@@ -19,10 +19,10 @@ import tty
 from collections.abc import Iterator
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from client.http import Api
+from client.http import Api, ApiError, error_of
 
 READ_BYTES = 65536
 
@@ -92,12 +92,23 @@ def _pump_output(ws: ClientConnection, done: threading.Event) -> None:
         done.set()
 
 
-def open_shell(api: Api, workspace_id: str) -> int:
-    ticket = api.post(f"/workspaces/{workspace_id}/terminal/ticket")["ticket"]
+def _connect(api: Api, workspace_id: str, ticket: str) -> ClientConnection:
+    """The terminal's WebSocket; a refused handshake is the API's error, as for any call."""
     origin = api.connection.url  # the API's own origin: allowed by the Origin rule
-    with connect(
-        _ws_url(api, workspace_id, ticket), origin=origin, max_size=None, ping_interval=20
-    ) as ws:
+    url = _ws_url(api, workspace_id, ticket)
+    try:
+        return connect(url, origin=origin, max_size=None, ping_interval=20)
+    except InvalidStatus as exc:
+        answer = exc.response
+        raise error_of(answer.status_code, bytes(answer.body), answer.reason_phrase) from None
+    except (OSError, InvalidHandshake) as exc:
+        raise ApiError(0, "UNREACHABLE", f"cannot open the terminal at {url}: {exc}") from None
+
+
+def open_shell(api: Api, workspace_id: str) -> int:
+    # The ticket's POST already refuses a workspace that is not running (409).
+    ticket = api.post(f"/workspaces/{workspace_id}/terminal/ticket")["ticket"]
+    with _connect(api, workspace_id, ticket) as ws:
         ws.send(_size_message())
         previous = signal.signal(signal.SIGWINCH, lambda *_: ws.send(_size_message()))
         done = threading.Event()

@@ -59,11 +59,14 @@ def _settings() -> Settings:
 @blueprint.post("/terminal/ticket")
 @document_response(TerminalTicket, 201)
 @document_response(Error, 404)
+@document_response(Error, 409)
 @require_user
 async def post_terminal_ticket(workspace_id: str) -> Response:
     """A one-time ticket for the terminal WebSocket, for browsers (which cannot set headers
-    on a WebSocket): valid VM_API_TERMINAL_TICKET_SECONDS (30 s), for this workspace only."""
+    on a WebSocket): valid VM_API_TERMINAL_TICKET_SECONDS (30 s), for this workspace only.
+    A workspace that cannot open a terminal now is refused here, with the handshake's 409."""
     workspace = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
+    _check_openable(workspace, _settings())
     ticket = await run_sync(issue_ticket)(viewer().user, workspace.id, _settings())
     url = f"/api/v1/workspaces/{workspace.id}/terminal?{TICKET_PARAMETER}={ticket.value}"
     body = {"ticket": ticket.value, "expires_at": rfc3339(ticket.expires_at), "url": url}

@@ -290,6 +290,9 @@ def test_a_stopped_workspace_has_no_terminal(terminal_workspace: TerminalWorkspa
     wait_for_status(api, terminal_workspace.workspace_id, ("stopped",), 60)
     status, body = refusal(terminal_workspace.open)
     assert (status, body["code"], body["status"]) == (409, "INVALID_STATE", "stopped")
+    # The ticket's POST says so too, before a page or the CLI tries the WebSocket.
+    refused = api.post(f"/api/v1/workspaces/{terminal_workspace.workspace_id}/terminal/ticket")
+    assert (refused.status_code, refused.json()["code"]) == (409, "INVALID_STATE")
 
 
 def test_a_stopping_server_hangs_up_with_going_away(terminal_workspace: TerminalWorkspace) -> None:

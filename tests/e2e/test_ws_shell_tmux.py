@@ -15,6 +15,9 @@ import docker
 import pytest
 from harness import RunningService, vm_api_command, wait_for_status, wait_until
 
+from client.http import Api, ApiError, Connection
+from client.shell import _connect
+
 pytestmark = pytest.mark.slow
 
 
@@ -108,3 +111,27 @@ def test_a_person_types_in_vm_api_ws_shell(
         assert status.read().strip() == "3"  # the shell's exit code
     # The server's control messages (text frames) are not terminal output.
     assert '"type"' not in tmux.screen()
+
+
+def test_a_refused_terminal_is_a_clear_error_not_a_traceback(
+    docker_workspace: tuple[RunningService, str],
+) -> None:
+    service, workspace_id = docker_workspace
+    # The handshake's own refusal becomes the API's error, as for any other call.
+    api = Api(Connection(service.process.url, {"x-user": "alice"}))
+    with pytest.raises(ApiError) as refused:
+        _connect(api, workspace_id, "made-up")
+    api.close()
+    assert (refused.value.status, refused.value.code) == (401, "INVALID_TICKET")
+
+    stopped = service.client.post(f"/api/v1/workspaces/{workspace_id}/stop")
+    assert stopped.status_code == 202, stopped.text
+    wait_for_status(service.client, workspace_id, ("stopped",), 60)
+    env = {**os.environ, "VM_API_URL": service.process.url, "VM_API_USER": "alice"}
+    shell = subprocess.run(
+        [vm_api_command(), "ws", "shell", "tmuxed"],
+        capture_output=True, text=True, timeout=30, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert shell.returncode == 4, shell.stderr  # refused
+    assert "stopped" in shell.stderr and "INVALID_STATE" in shell.stderr
+    assert "Traceback" not in shell.stderr
