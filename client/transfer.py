@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -13,9 +14,10 @@ from client.output import err, print_json
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)  # a followed log may be quiet for hours
 
 
-def run_exec(api: Api, workspace_id: str, command: list[str], timeout: int, as_json: bool) -> int:
-    """Print the command's output; the exit code is the command's own (124 on a timeout)."""
-    body = {"command": command, "timeout_seconds": timeout}
+def run_exec(api: Api, workspace_id: str, body: dict[str, Any], as_json: bool) -> int:
+    """Run the exec request `body` and print the command's output; the exit code is the
+    command's own (124 on a timeout)."""
+    timeout = int(body["timeout_seconds"])
     result = api.call(
         "POST",
         f"/workspaces/{workspace_id}/exec",

@@ -132,14 +132,38 @@ def cmd_logs(api: Api, args: argparse.Namespace) -> int:
     return transfer.print_logs(api, workspace["id"], args.tail, args.follow)
 
 
+def _env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--env takes NAME=VALUE, not {pair!r}")
+        env[name] = value
+    return env
+
+
+def _stdin_text() -> str:
+    try:
+        return sys.stdin.buffer.read().decode()
+    except UnicodeDecodeError:
+        raise UsageError("exec -i sends text: standard input is not UTF-8") from None
+
+
 def cmd_exec(api: Api, args: argparse.Namespace) -> int:
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
         raise UsageError("exec needs a command: vm-api ws exec NAME -- CMD ...")
+    body: dict[str, Any] = {"command": command, "timeout_seconds": args.timeout}
+    if args.workdir:
+        body["workdir"] = args.workdir
+    if args.env:
+        body["env"] = _env(args.env)
+    if args.interactive:
+        body["stdin"] = _stdin_text()
     workspace = resolve(api, args.workspace)
-    return transfer.run_exec(api, workspace["id"], command, args.timeout, args.json)
+    return transfer.run_exec(api, workspace["id"], body, args.json)
 
 
 def cmd_cp(api: Api, args: argparse.Namespace) -> int:
@@ -210,12 +234,38 @@ def _parser() -> argparse.ArgumentParser:
     execute = add("exec", cmd_exec, "run a command: vm-api ws exec NAME -- CMD ...")
     execute.add_argument("workspace")
     execute.add_argument("command", nargs=argparse.REMAINDER)
-    execute.add_argument("--timeout", type=int, default=60)
+    _exec_options(execute)
     add("shell", cmd_shell, "open a terminal in the workspace").add_argument("workspace")
     cp = add("cp", cmd_cp, "copy a file: NAME:PATH LOCAL, or LOCAL NAME:PATH")
     cp.add_argument("source")
     cp.add_argument("target")
     return parser
+
+
+def _exec_options(parser: argparse.ArgumentParser) -> None:
+    """exec's own options (`--json` is every command's)."""
+    parser.add_argument("--timeout", type=int, default=60, help="seconds (at most 600)")
+    parser.add_argument("--workdir", "-w", help="where it runs, relative to the workspace")
+    parser.add_argument("--env", "-e", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--interactive", "-i", action="store_true", help="give it this standard input (text)"
+    )
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """`exec NAME [options] -- CMD ...`: what follows `--` is the command, untouched. The
+    command is argparse's REMAINDER, which also takes the options between NAME and `--`:
+    those are parsed again here as exec's own."""
+    if argv[:1] != ["exec"] or "--" not in argv:
+        return parser.parse_args(argv)
+    split = argv.index("--")
+    args = parser.parse_args(argv[:split])
+    options = argparse.ArgumentParser(prog="vm-api ws exec NAME", add_help=False)
+    options.add_argument("--json", action="store_true")
+    _exec_options(options)
+    options.parse_args(args.command, namespace=args)
+    args.command = argv[split + 1 :]
+    return args
 
 
 def _exit_code_of(exc: ApiError) -> int:
@@ -229,7 +279,7 @@ def _exit_code_of(exc: ApiError) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for a usage error
         return int(exc.code or 0)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -29,12 +30,15 @@ def docker_service(
     )
 
 
-def ws(service: RunningService, *args: str) -> subprocess.CompletedProcess[str]:
+def ws(
+    service: RunningService, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VM_API_")}
     env.update(VM_API_URL=service.process.url, VM_API_USER="alice")
     return subprocess.run(
-        [vm_api_command(), "ws", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+        [vm_api_command(), "ws", *args],
+        env=env, capture_output=True, text=True, timeout=60, input=stdin,
+    )  # fmt: skip
 
 
 def test_exec_cp_and_logs(docker_service: RunningService, tmp_path: Path) -> None:
@@ -54,6 +58,19 @@ def test_exec_cp_and_logs(docker_service: RunningService, tmp_path: Path) -> Non
     assert copied.returncode == 0, copied.stderr
     assert back.read_text() == "kept\n"
     assert ws(docker_service, "cp", "box:../../etc/passwd", str(back)).returncode == 4
+
+    # exec's own options sit between the name and `--`; what follows `--` is the command.
+    piped = ws(docker_service, "exec", "box", "-i", "--", "sh", "-c", "tr a-z A-Z", stdin="abc\n")
+    assert (piped.returncode, piped.stdout) == (0, "ABC\n"), piped.stderr
+    assert ws(docker_service, "exec", "box", "--", "cat").stdout == ""  # no -i: no stdin
+    assert ws(docker_service, "exec", "box", "--", "mkdir", "-p", "sub").returncode == 0
+    placed = ws(
+        docker_service, "exec", "box", "-w", "sub", "-e", "GREETING=hi there", "--json",
+        "--", "sh", "-c", 'echo "$GREETING from $(pwd)" -- --json',
+    )  # fmt: skip
+    assert placed.returncode == 0, placed.stderr
+    assert json.loads(placed.stdout)["stdout"] == "hi there from /workspace/sub -- --json\n"
+    assert ws(docker_service, "exec", "box", "-e", "novalue", "--", "true").returncode == 2
 
     logs = ws(docker_service, "logs", "box", "--tail", "5")
     assert logs.returncode == 0, logs.stderr
