@@ -79,13 +79,18 @@ class Api:
     def close(self) -> None:
         self.http.close()
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def response(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The answer when it is a success; ApiError otherwise, or when nothing answers."""
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(0, "UNREACHABLE", f"cannot reach {self.connection.url}: {exc}") from exc
         if response.status_code >= 400:
             raise _error_of(response)
+        return response
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.response(method, path, **kwargs)
         if not response.content:
             return None
         if response.headers.get("content-type", "").startswith("application/json"):

@@ -19,9 +19,7 @@ def list_workspaces(api: Api, status: str | None = None) -> list[dict[str, Any]]
     cursor = None
     while True:
         params = {"limit": 100, "status": status, "cursor": cursor}
-        response = api.http.get("/workspaces", params={k: v for k, v in params.items() if v})
-        if response.status_code >= 400:
-            api.call("GET", "/workspaces", params=params)  # raises the API's error
+        response = api.response("GET", "/workspaces", params={k: v for k, v in params.items() if v})
         found.extend(response.json())
         link = response.headers.get("Link", "")
         match = re.search(r"cursor=([^&>]+)", link)
