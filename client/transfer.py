@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
-from client.http import Api, ApiError
+from client.http import Api, ApiError, UsageError
 from client.output import err, print_json
 
+OCTETS = "application/octet-stream"
+CHUNK_BYTES = 1024 * 1024
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)  # a followed log may be quiet for hours
 
 
@@ -81,17 +85,56 @@ def download(api: Api, workspace_id: str, path: str, target: Path) -> int:
     return 0
 
 
+def _put(api: Api, workspace_id: str, path: str, body: Any, content_type: str) -> Any:
+    return api.call(
+        "PUT",
+        f"/workspaces/{workspace_id}/files",
+        params={"path": path},
+        content=body,
+        headers={"Content-Type": content_type},
+        timeout=STREAM_TIMEOUT,
+    )
+
+
+def _folder_archive(source: Path) -> IO[bytes]:
+    """The folder's contents as a tar in a temporary file (links stored as links)."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+    with tarfile.open(fileobj=spool, mode="w") as archive:
+        archive.add(source, arcname=".")
+    spool.seek(0)
+    return spool
+
+
 def upload(api: Api, workspace_id: str, source: Path, path: str) -> int:
+    """Like cp: a target that is empty, ends in `/` or names a folder gets the source's own
+    name inside it. A folder goes as a tar and is unpacked there; `-` is standard input."""
+    into_folder = path == "" or path.endswith("/")
+    if str(source) == "-":
+        if into_folder:
+            raise UsageError("copying standard input needs a file name: NAME:PATH")
+        # chunks, sent chunked: a pipe has no length to announce
+        chunks = iter(lambda: sys.stdin.buffer.read(CHUNK_BYTES), b"")
+        _put(api, workspace_id, path, chunks, OCTETS)
+        print(f"copied standard input to {path}")
+        return 0
+    if into_folder:
+        path = f"{path}{source.resolve().name}"
+    if source.is_dir():
+        with _folder_archive(source) as archive:
+            done = _put(api, workspace_id, path, archive, "application/x-tar")
+        files = done.get("files")
+        print(f"copied {source} ({files} file{'' if files == 1 else 's'}) to {path}")
+        return 0
     if not source.is_file():
-        raise ApiError(404, "NOT_FOUND", f"no such local file {source}")
-    with source.open("rb") as data:
-        api.call(
-            "PUT",
-            f"/workspaces/{workspace_id}/files",
-            params={"path": path},
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
-            timeout=STREAM_TIMEOUT,
-        )
+        raise ApiError(404, "NOT_FOUND", f"no such local file or folder {source}")
+    try:
+        with source.open("rb") as data:
+            _put(api, workspace_id, path, data, OCTETS)
+    except ApiError as exc:
+        if exc.code != "PATH_IS_FOLDER":
+            raise
+        path = f"{path.rstrip('/')}/{source.name}"
+        with source.open("rb") as data:
+            _put(api, workspace_id, path, data, OCTETS)
     print(f"copied {source} to {path}")
     return 0

@@ -356,4 +356,5 @@ class LogsQuery(BaseModel):
 
 class Uploaded(BaseModel):
     path: str
-    size_bytes: int
+    size_bytes: int = Field(description="the file's bytes; for a folder, all its files' bytes")
+    files: int | None = Field(default=None, description="a folder upload: the files unpacked")

@@ -1,5 +1,6 @@
-"""Files: download a file or a folder (as a tar) from a workspace, upload a file into it.
-Paths are relative to the workspace folder (the template's workdir) and confined to it."""
+"""Files: download a file or a folder (as a tar) from a workspace, upload a file or a folder
+(as a tar) into it. Paths are relative to the workspace folder (the template's workdir) and
+confined to it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from service.auth import require_user, viewer
 from service.errors import APIError
 from service.responses import json_response
 from service.schemas import Error, FilesQuery, Uploaded
-from tasks.providers import direct_provider, docker_files, local_files
+from tasks.providers import direct_provider, docker_files, folder_uploads, local_files
 from tasks.providers.docker_files import PathOutside
 from tasks.providers.local import LocalProvider
 from tasks.specs import spec_for
@@ -37,6 +38,7 @@ MIB = 1024 * 1024
 SPOOL_IN_MEMORY_BYTES = 8 * MIB
 _UPLOAD_PATH = re.compile(r"/api/v1/workspaces/[^/]+/files")
 _END = object()
+TAR = "application/x-tar"
 
 
 def upload_limit(settings: Settings) -> int:
@@ -65,6 +67,8 @@ class _Target:
     name: str
     download: Callable[[], Iterator[bytes]]
     upload: Callable[[IO[bytes], int], None]
+    missing: tuple[str, ...]  # the folders an unpacked archive is put under
+    unpack: Callable[[IO[bytes]], None]
 
 
 def _docker_target(workspace: WorkspaceRecord, path: str) -> _Target:
@@ -81,6 +85,10 @@ def _docker_target(workspace: WorkspaceRecord, path: str) -> _Target:
         download=lambda: download(provider.client(), container, found.base),
         upload=lambda source, size: docker_files.upload_file(
             provider.client(), container, found, source, size
+        ),
+        missing=found.missing,
+        unpack=lambda archive: docker_files.upload_folder(
+            provider.client(), container, found, folder_uploads.chunks(archive)
         ),
     )
 
@@ -102,6 +110,8 @@ def _local_target(workspace: WorkspaceRecord, path: str) -> _Target:
             real
         ),
         upload=lambda source, _size: local_files.upload_file(real, source),
+        missing=(),
+        unpack=lambda archive: local_files.upload_folder(real, archive),
     )
 
 
@@ -198,10 +208,9 @@ async def _spool(limit: int) -> tuple[IO[bytes], int]:
     return spool, size
 
 
-def _too_large(limit: int) -> APIError:
-    return APIError(
-        413, "PAYLOAD_TOO_LARGE", f"an upload is at most {limit // MIB} MiB (VM_API_MAX_UPLOAD_MB)"
-    )
+def _too_large(limit: int, why: str = "") -> APIError:
+    cap = f"an upload is at most {limit // MIB} MiB (VM_API_MAX_UPLOAD_MB)"
+    return APIError(413, "PAYLOAD_TOO_LARGE", f"{cap}: {why}" if why else cap)
 
 
 def _upload(target: _Target, source: IO[bytes], size: int, operation_id: str) -> None:
@@ -221,10 +230,13 @@ def _upload(target: _Target, source: IO[bytes], size: int, operation_id: str) ->
 @document_response(Error, 413)
 @require_user
 async def put_file(workspace_id: str) -> Response:
-    """Upload the request body as the file at `path` (folders on the way are made)."""
+    """Upload the request body as the file at `path` (folders on the way are made); with
+    `Content-Type: application/x-tar`, unpack it into the folder at `path`."""
     workspace = await access.visible_workspace(workspace_id)
     path = _path_arg()
     target = await _resolve(workspace, path)
+    if request.mimetype == TAR:
+        return await _put_folder(workspace, path, target)
     if target.is_dir:
         raise APIError(400, "PATH_IS_FOLDER", f"{path!r} is a folder; name a file")
     source, size = await _spool(upload_limit(access.settings()))
@@ -239,3 +251,46 @@ async def put_file(workspace_id: str) -> Response:
         with access.heartbeat(record.id, access.settings().heartbeat_timeout):
             await access.in_thread(_upload, target, source, size, record.id)
     return json_response({"path": path, "size_bytes": size})
+
+
+def _unpack(target: _Target, source: IO[bytes], limit: int, operation_id: str) -> dict[str, int]:
+    """Check the archive, rebuild it under the target's missing folders, unpack it; the
+    record says how it ended."""
+    try:
+        checked = folder_uploads.check(source, limit)
+        with (
+            contextlib.closing(folder_uploads.rebuilt(source, checked, target.missing)) as archive,
+            access.docker_errors("write the folder"),
+        ):
+            target.unpack(archive)
+    except Exception as error:
+        finish_access(operation_id, error=str(error) or type(error).__name__)
+        raise
+    counts = {"files": checked.files, "size_bytes": checked.size_bytes}
+    finish_access(operation_id, detail=counts)
+    return counts
+
+
+async def _put_folder(workspace: WorkspaceRecord, path: str, target: _Target) -> Response:
+    if target.exists and not target.is_dir:
+        raise APIError(400, "PATH_IS_FILE", f"{path!r} is a file; a tar unpacks into a folder")
+    limit = upload_limit(access.settings())
+    source, size = await _spool(limit)
+    with contextlib.closing(source):
+        record = await run_sync(begin_access)(
+            workspace.id,
+            workspace.owner,
+            AccessType.FILE_UPLOAD,
+            viewer().user,
+            {"path": path, "size_bytes": size, "archive": True},
+        )
+        try:
+            with access.heartbeat(record.id, access.settings().heartbeat_timeout):
+                counts = await access.in_thread(_unpack, target, source, limit, record.id)
+        except folder_uploads.ArchiveTooLarge as error:
+            raise _too_large(limit, str(error)) from error
+        except folder_uploads.ArchiveRefused as error:
+            raise APIError(400, "INVALID_ARCHIVE", str(error)) from error
+        except PathOutside as error:
+            raise APIError(400, "PATH_OUTSIDE_WORKSPACE", str(error)) from error
+    return json_response({"path": path, **counts})

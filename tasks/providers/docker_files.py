@@ -1,5 +1,6 @@
 """Files of a workspace's container, confined to its workdir: download a file or a folder,
-upload a file. Works on a stopped container as on a running one (Docker's archive API).
+upload a file or a folder (an archive checked by folder_uploads). Works on a stopped
+container as on a running one (Docker's archive API).
 
 Confinement is checked component by component with Docker's path stat (a HEAD of the archive
 endpoint, no data): for a symlink the daemon reports its target fully resolved in the
@@ -179,3 +180,13 @@ def upload_file(
         base, name = posixpath.split(base)
         missing = (name,)
     client.api.put_archive(container, base, _tar_stream(missing, source, size))
+
+
+def upload_folder(
+    client: docker.DockerClient, container: str, target: Resolved, archive: Iterator[bytes]
+) -> None:
+    """Unpack a checked, rebuilt archive (its names under `target.missing`) at the resolved
+    path. Docker replaces a symlink at a folder's name by the folder (never follows it)."""
+    if target.exists and not target.is_dir:
+        raise NotADirectoryError("a file is at that path")
+    client.api.put_archive(container, target.base, archive)

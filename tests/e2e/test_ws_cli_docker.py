@@ -72,6 +72,27 @@ def test_exec_cp_and_logs(docker_service: RunningService, tmp_path: Path) -> Non
     assert json.loads(placed.stdout)["stdout"] == "hi there from /workspace/sub -- --json\n"
     assert ws(docker_service, "exec", "box", "-e", "novalue", "--", "true").returncode == 2
 
+    # cp as cp does it: into a folder under the source's own name, folders as folders,
+    # `-` for standard input
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print(1)\n")
+    (project / "README").write_text("hi\n")
+    (project / "docs").symlink_to("src")
+    sent = ws(docker_service, "cp", str(project), "box:")
+    assert (sent.returncode, sent.stdout) == (0, f"copied {project} (2 files) to project\n")
+    assert ws(docker_service, "cp", str(local), "box:project").returncode == 0  # a folder there
+    assert ws(docker_service, "cp", str(local), "box:project/src/").returncode == 0
+    tree = ws(docker_service, "exec", "box", "--", "sh", "-c",
+              "cd project && find . | sort && readlink docs && cat src/notes.txt")  # fmt: skip
+    assert tree.stdout.split() == [".", "./README", "./docs", "./notes.txt", "./src",
+                                   "./src/main.py", "./src/notes.txt", "src", "kept"]  # fmt: skip
+    piped = ws(docker_service, "cp", "-", "box:from-stdin.txt", stdin="piped\n")
+    assert piped.returncode == 0, piped.stderr
+    assert ws(docker_service, "exec", "box", "--", "cat", "from-stdin.txt").stdout == "piped\n"
+    assert ws(docker_service, "cp", "-", "box:", stdin="x").returncode == 2
+    assert ws(docker_service, "cp", str(project), "box:from-stdin.txt").returncode == 4  # a file
+
     logs = ws(docker_service, "logs", "box", "--tail", "5")
     assert logs.returncode == 0, logs.stderr
 
