@@ -11,7 +11,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from quart import Blueprint, Response, request
 from quart.utils import run_sync
@@ -241,16 +241,17 @@ async def put_file(workspace_id: str) -> Response:
         raise APIError(400, "PATH_IS_FOLDER", f"{path!r} is a folder; name a file")
     source, size = await _spool(upload_limit(access.settings()))
     with contextlib.closing(source):
-        record = await run_sync(begin_access)(
-            workspace.id,
-            workspace.owner,
-            AccessType.FILE_UPLOAD,
-            viewer().user,
-            {"path": path, "size_bytes": size},
-        )
-        with access.heartbeat(record.id, access.settings().heartbeat_timeout):
-            await access.in_thread(_upload, target, source, size, record.id)
+        operation_id = await _begin_upload(workspace, {"path": path, "size_bytes": size})
+        with access.heartbeat(operation_id, access.settings().heartbeat_timeout):
+            await access.in_thread(_upload, target, source, size, operation_id)
     return json_response({"path": path, "size_bytes": size})
+
+
+async def _begin_upload(workspace: WorkspaceRecord, detail: dict[str, Any]) -> str:
+    record = await run_sync(begin_access)(
+        workspace.id, workspace.owner, AccessType.FILE_UPLOAD, viewer().user, detail
+    )
+    return record.id
 
 
 def _unpack(target: _Target, source: IO[bytes], limit: int, operation_id: str) -> dict[str, int]:
@@ -277,16 +278,11 @@ async def _put_folder(workspace: WorkspaceRecord, path: str, target: _Target) ->
     limit = upload_limit(access.settings())
     source, size = await _spool(limit)
     with contextlib.closing(source):
-        record = await run_sync(begin_access)(
-            workspace.id,
-            workspace.owner,
-            AccessType.FILE_UPLOAD,
-            viewer().user,
-            {"path": path, "size_bytes": size, "archive": True},
-        )
+        detail = {"path": path, "size_bytes": size, "archive": True}
+        operation_id = await _begin_upload(workspace, detail)
         try:
-            with access.heartbeat(record.id, access.settings().heartbeat_timeout):
-                counts = await access.in_thread(_unpack, target, source, limit, record.id)
+            with access.heartbeat(operation_id, access.settings().heartbeat_timeout):
+                counts = await access.in_thread(_unpack, target, source, limit, operation_id)
         except folder_uploads.ArchiveTooLarge as error:
             raise _too_large(limit, str(error)) from error
         except folder_uploads.ArchiveRefused as error:

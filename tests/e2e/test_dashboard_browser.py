@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,6 +311,22 @@ def test_files_go_in_and_out_and_logs_show(
         saved = tmp_path / "downloaded.txt"
         download.value.save_as(saved)
         assert saved.read_text() == "written by the dashboard test\n"
+
+        # an archive, unpacked into a folder
+        (tmp_path / "project" / "src").mkdir(parents=True)
+        (tmp_path / "project" / "src" / "main.py").write_text("print('unpacked')\n")
+        with tarfile.open(tmp_path / "project.tar.gz", "w:gz") as archive:
+            archive.add(tmp_path / "project", arcname=".")
+        page.set_input_files("#upload-file", str(tmp_path / "project.tar.gz"))
+        page.fill("#upload-path", "proj")
+        page.check("#upload-unpack")
+        page.click("#upload")
+        page.wait_for_selector("#files-result:has-text('Unpacked 1 file (18 bytes) into proj')")
+        page.fill("#download-path", "proj/src/main.py")
+        with page.expect_download() as unpacked:
+            page.click("#download")
+        unpacked.value.save_as(tmp_path / "main.py")
+        assert (tmp_path / "main.py").read_text() == "print('unpacked')\n"
 
         page.click("#log-show")
         # the template's command (sleep) prints nothing: the page says so, with no error code

@@ -192,6 +192,8 @@ export function renderWorkspace(view, id, navigate) {
   const downloadPath = h("input", { id: "download-path", value: ".", autocomplete: "off" });
   const uploadFile = h("input", { id: "upload-file", type: "file" });
   const uploadPath = h("input", { id: "upload-path", autocomplete: "off", placeholder: "path in the workspace (default: the file's name)" });
+  // A .tar (or .tar.gz, .tgz, .tar.xz, ...) chosen with this ticked is unpacked into a folder.
+  const uploadUnpack = h("input", { id: "upload-unpack", type: "checkbox" });
   const filesOut = h("p", { id: "files-result", class: "muted", role: "status" });
   async function download() {
     try {
@@ -217,10 +219,14 @@ export function renderWorkspace(view, id, navigate) {
       filesOut.textContent = "Choose a file first";
       return;
     }
-    const path = uploadPath.value.trim() || file.name;
+    const unpack = uploadUnpack.checked;
+    const path = uploadPath.value.trim() || (unpack ? "." : file.name);
+    const type = unpack ? "application/x-tar" : "application/octet-stream";
     try {
-      const answer = await api(workspacePath(id, `/files?path=${encodeURIComponent(path)}`), { method: "PUT", body: file, headers: { "content-type": "application/octet-stream" } });
-      filesOut.textContent = `Uploaded ${answer.path} (${answer.size_bytes} bytes)`;
+      const answer = await api(workspacePath(id, `/files?path=${encodeURIComponent(path)}`), { method: "PUT", body: file, headers: { "content-type": type } });
+      filesOut.textContent = unpack
+        ? `Unpacked ${answer.files} file${answer.files === 1 ? "" : "s"} (${answer.size_bytes} bytes) into ${answer.path}`
+        : `Uploaded ${answer.path} (${answer.size_bytes} bytes)`;
     } catch (error) {
       filesOut.textContent = `${error.message} (${error.code})`;
     }
@@ -265,7 +271,7 @@ export function renderWorkspace(view, id, navigate) {
     section("Logs", "logs", h("div", { class: "row" }, h("label", {}, "Last lines ", logTail), button("Show logs", showLogs, { id: "log-show" }), followButton), logOut),
     section("Files", "files",
       h("div", { class: "row" }, h("label", {}, "Path ", downloadPath), button("Download", download, { id: "download" })),
-      h("form", { class: "row", onsubmit: upload }, h("label", {}, "File ", uploadFile), h("label", {}, "To ", uploadPath), h("button", { type: "submit", id: "upload" }, "Upload")),
+      h("form", { class: "row", onsubmit: upload }, h("label", {}, "File ", uploadFile), h("label", {}, "To ", uploadPath), h("label", {}, uploadUnpack, " Unpack an archive into the folder"), h("button", { type: "submit", id: "upload" }, "Upload")),
       filesOut),
   );
 
