@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -60,8 +61,39 @@ def print_logs(api: Api, workspace_id: str, tail: int, follow: bool) -> int:
     return 0
 
 
+def _skip_unsafe(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's `data` filter, but an entry it refuses (a link out of the folder, made in
+    the workspace) is left out with a word, not the end of the copy."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError as error:
+        err(f"left out {member.name}: {error}")
+        return None
+
+
+def _unpack_folder(archive: Path, target: Path) -> Path:
+    """The downloaded tar (entries under the folder's own name) as a local folder, as cp -r
+    does: into `target` when it is a folder already, else as `target` itself."""
+    if target.is_dir():
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter=_skip_unsafe)
+            tops = {name.split("/")[0] for name in tar.getnames()}
+        return target / tops.pop() if len(tops) == 1 else target
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(scratch, filter=_skip_unsafe)
+        inside = list(scratch.iterdir())
+        top = inside[0] if len(inside) == 1 and inside[0].is_dir() else scratch
+        top.replace(target)  # never a half-copied folder under the real name
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
 def download(api: Api, workspace_id: str, path: str, target: Path) -> int:
-    """A file to `target` (a folder comes as a tar archive; `-` writes to stdout)."""
+    """A file to `target`; a folder to a local folder (or, when `target` ends in `.tar`, its
+    tar archive as it came); `-` writes either to stdout (a folder as a tar)."""
     for response in api.stream(
         f"/workspaces/{workspace_id}/files", params={"path": path}, timeout=STREAM_TIMEOUT
     ):
@@ -70,15 +102,22 @@ def download(api: Api, workspace_id: str, path: str, target: Path) -> int:
                 for chunk in response.iter_bytes():
                     sys.stdout.buffer.write(chunk)
                 return 0
-            if target.is_dir():
+            is_tar = response.headers.get("content-type", "").startswith("application/x-tar")
+            unpack = is_tar and target.suffix != ".tar"
+            if target.is_dir() and not unpack:
                 name = Path(path).name or "workspace"
-                is_tar = response.headers.get("content-type", "").startswith("application/x-tar")
                 target = target / (f"{name}.tar" if is_tar else name)
-            partial = target.with_name(target.name + ".partial")
+            partial = target.parent / f".{target.name}.partial"
             with partial.open("wb") as out:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
-            partial.replace(target)  # never a half-written file under the real name
+            if unpack:
+                try:
+                    target = _unpack_folder(partial, target)
+                finally:
+                    partial.unlink(missing_ok=True)
+            else:
+                partial.replace(target)  # never a half-written file under the real name
         finally:
             response.close()
     print(f"copied {path} to {target}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,6 +88,23 @@ def test_exec_cp_and_logs(docker_service: RunningService, tmp_path: Path) -> Non
               "cd project && find . | sort && readlink docs && cat src/notes.txt")  # fmt: skip
     assert tree.stdout.split() == [".", "./README", "./docs", "./notes.txt", "./src",
                                    "./src/main.py", "./src/notes.txt", "src", "kept"]  # fmt: skip
+    # and out again: a folder becomes a local folder, as cp -r makes it
+    ws(docker_service, "exec", "box", "--", "ln", "-s", "/etc/passwd", "project/pw")
+    fresh = ws(docker_service, "cp", "box:project", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr
+    assert "left out project/pw" in fresh.stderr  # a link out of the folder is not made here
+    assert (tmp_path / "fresh" / "src" / "main.py").read_text() == "print(1)\n"
+    assert os.readlink(tmp_path / "fresh" / "docs") == "src"
+    assert not (tmp_path / "fresh" / "pw").exists() and not (tmp_path / "fresh" / "pw").is_symlink()
+    (tmp_path / "existing").mkdir()
+    into = ws(docker_service, "cp", "box:project", str(tmp_path / "existing"))
+    assert into.stdout == f"copied project to {tmp_path / 'existing' / 'project'}\n", into.stderr
+    assert (tmp_path / "existing" / "project" / "README").read_text() == "hi\n"
+    assert ws(docker_service, "cp", "box:project", str(tmp_path / "p.tar")).returncode == 0
+    with tarfile.open(tmp_path / "p.tar") as archive:
+        assert "project/src/main.py" in archive.getnames()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch
+
     piped = ws(docker_service, "cp", "-", "box:from-stdin.txt", stdin="piped\n")
     assert piped.returncode == 0, piped.stderr
     assert ws(docker_service, "exec", "box", "--", "cat", "from-stdin.txt").stdout == "piped\n"
