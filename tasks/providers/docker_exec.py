@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import docker
 
@@ -19,7 +19,7 @@ from tasks.providers.docker_daemon import close_hijacked, half_close, raw_socket
 from tasks.providers.docker_processes import kill_exec
 from tasks.providers.exec_output import OUTPUT_CAP_BYTES, CappedOutput, ExecResult
 
-POLL_SECONDS = 0.25  # how often a quiet exec looks at its deadline and heartbeat
+POLL_SECONDS = 0.25  # how often a quiet exec looks at its deadline
 HEADER_BYTES = 8
 STDOUT, STDERR = 1, 2
 
@@ -74,8 +74,6 @@ def run_exec(
     stdin: bytes | None = None,
     timeout: float = 60.0,
     cap: int = OUTPUT_CAP_BYTES,
-    heartbeat: Callable[[], None] | None = None,
-    heartbeat_every: float = 10.0,
 ) -> ExecResult:
     """Run `command` in `container` (blocking: call it from a thread)."""
     began = time.monotonic()
@@ -106,15 +104,10 @@ def run_exec(
             feeder.start()
         buffer = bytearray()
         deadline = began + timeout
-        next_beat = began + heartbeat_every
         while True:
-            now = time.monotonic()
-            if now >= deadline:
+            if time.monotonic() >= deadline:
                 timed_out = True
                 break
-            if heartbeat is not None and now >= next_beat:
-                heartbeat()
-                next_beat = now + heartbeat_every
             try:
                 chunk = raw.recv(65536)
             except TimeoutError:

@@ -25,22 +25,6 @@ def test_stdin_larger_than_a_pipe_goes_through_while_output_comes_back(
     assert (result.exit_code, result.stdout, result.truncated) == (0, data, False)
 
 
-def test_a_long_exec_sends_heartbeats(provider: DockerProvider, make_spec: MakeSpec) -> None:
-    container = provider.create(make_spec()).provider_id
-    beats: list[int] = []
-
-    result = run_exec(
-        provider.client(),
-        container,
-        ["sleep", "1.2"],
-        heartbeat=lambda: beats.append(1),
-        heartbeat_every=0.3,
-    )
-
-    assert result.exit_code == 0
-    assert 2 <= len(beats) <= 5
-
-
 def test_exec_in_a_stopped_container_is_refused(
     provider: DockerProvider, make_spec: MakeSpec
 ) -> None:
