@@ -186,7 +186,6 @@ def upload_folder(
     client: docker.DockerClient, container: str, target: Resolved, archive: Iterator[bytes]
 ) -> None:
     """Unpack a checked, rebuilt archive (its names under `target.missing`) at the resolved
-    path. Docker replaces a symlink at a folder's name by the folder (never follows it)."""
-    if target.exists and not target.is_dir:
-        raise NotADirectoryError("a file is at that path")
+    path, a folder (the route refuses a file). Docker replaces a symlink at a folder's name
+    by the folder (never follows it)."""
     client.api.put_archive(container, target.base, archive)

@@ -21,7 +21,7 @@ from typing import IO
 from tasks.providers.docker_files import CHUNK_BYTES, PathOutside
 
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
-_KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "folder"}
+_PLAIN_KINDS = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE})  # files, folders
 
 
 class ArchiveRefused(ValueError):
@@ -59,9 +59,12 @@ def _link_stays_inside(name: str, target: str) -> bool:
 
 
 def _checked(member: tarfile.TarInfo, links: set[str], seen: dict[str, bool]) -> str:
-    """The entry's normalised name, once it passed every rule; `links` and `seen` (name: is a
-    folder) are what came before it."""
+    """The entry's normalised name, once it passed every rule ("" for the archive's own root
+    folder, `.` or `./`, which is left out); `links` and `seen` (name: is a folder) are what
+    came before it."""
     name = _name(member)
+    if not name:
+        return name
     parents = name.split("/")[:-1]
     if any("/".join(parents[: depth + 1]) in links for depth in range(len(parents))):
         raise PathOutside(f"archive entry {name!r} lies below a symlink")
@@ -70,7 +73,7 @@ def _checked(member: tarfile.TarInfo, links: set[str], seen: dict[str, bool]) ->
             target = member.linkname
             raise PathOutside(f"archive entry {name!r} links to {target!r}, out of the folder")
         links.add(name)
-    elif member.type not in _KINDS:
+    elif member.type not in _PLAIN_KINDS:
         raise ArchiveRefused(
             f"archive entry {name!r}: only files, folders and symlinks are unpacked"
         )
@@ -92,9 +95,9 @@ def check(source: IO[bytes], limit: int) -> CheckedArchive:
     try:
         with tarfile.open(fileobj=source, mode="r:*") as archive:
             for member in archive:
-                if not _name(member):
-                    continue  # the archive's own root folder (`.` or `./`)
                 member.name = _checked(member, links, seen)
+                if not member.name:
+                    continue
                 if member.isfile():
                     files += 1
                     size += member.size

@@ -57,9 +57,8 @@ def upload_file(path: Path, source: IO[bytes]) -> None:
 def upload_folder(path: Path, archive: IO[bytes]) -> None:
     """Unpack a checked, rebuilt archive into the folder at `path` (made if missing). Each
     entry is checked against the disk first with tarfile's `data` filter, which resolves
-    symlinks already there: one that leads out refuses the upload before anything is written."""
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError("a file is at that path")
+    symlinks already there: one that leads out refuses the upload before anything is written.
+    The route refuses a file at `path`."""
     path.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=archive, mode="r:") as unpacked:
         members = unpacked.getmembers()
