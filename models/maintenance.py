@@ -95,33 +95,41 @@ def recover_operations(
     max_attempts: int,
     still_queued: Callable[[list[str]], set[str]] | None = None,
 ) -> Recovery:
-    """Find work that was lost: pending with no enqueue for a while, or running on a dead worker.
+    """Find work that was lost: pending and in no queue for a while, or running on a dead worker.
 
-    A live worker heartbeats its running operations; a pending operation was enqueued at
-    `enqueued_at` (or when it was recorded). Re-enqueueing is safe because tasks claim first,
-    but a pending operation that `still_queued` finds waiting in a backlog is not lost: it is
-    left alone, or every sweep would add a copy of each task of a long queue.
+    A live worker heartbeats its running operations. A pending operation was enqueued at
+    `enqueued_at` (or when it was recorded); one that `still_queued` finds waiting in a backlog
+    is not lost, or every sweep would add a copy of each task of a long queue. Nor is one whose
+    task a consumer has just taken off its queue and not yet claimed: it is in no queue for that
+    moment. So a pending operation found in no queue is first only marked (`missing_since`), and
+    enqueued again when a sweep half a grace period later still finds it in none.
     A pending operation of a workspace whose Docker host is down already waits in that host's
     queue: it is not enqueued again and again until the host is back.
     """
     db = active().db
     now = utcnow()
+    half = timedelta(seconds=requeue_after / 2)
+    dead_before = sql_time(now - timedelta(seconds=heartbeat_timeout))
     dead = db.select(
         f"""SELECT id, operation_type, attempts FROM operations
         WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $dead_before)
           AND operation_type NOT IN ({ACCESS_TYPES_SQL})
         """,
         {},
-        {"dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout))},
+        {"dead_before": dead_before},
     )
-    lost = db.select(
-        """SELECT id, operation_type FROM operations
+    # seen: 0 when no sweep found it in no queue yet, 1 lately, 2 at least half a grace ago
+    pending = db.select(
+        """SELECT id, operation_type,
+               CASE WHEN missing_since IS NULL THEN 0
+                    WHEN missing_since < $confirm_before THEN 2 ELSE 1 END
+        FROM operations
         WHERE status = 'pending' AND COALESCE(enqueued_at, started_at) < $lost_before
           AND NOT EXISTS (SELECT 1 FROM workspaces AS w WHERE w.id = operations.workspace_id
                           AND w.host_unreachable IS NOT NULL)
         """,
         {},
-        {"lost_before": sql_time(now - timedelta(seconds=requeue_after))},
+        {"lost_before": sql_time(now - half), "confirm_before": sql_time(now - half)},
     )
     # A web process that died during an exec or a terminal session never finished its record.
     db.execute(
@@ -131,25 +139,51 @@ def recover_operations(
           AND operation_type IN ({ACCESS_TYPES_SQL})
         """,
         {},
-        {
-            "now": sql_time(now),
-            "dead_before": sql_time(now - timedelta(seconds=heartbeat_timeout)),
-        },
+        {"now": sql_time(now), "dead_before": dead_before},
     )
-    if lost and still_queued is not None:
-        waiting = still_queued([op_id for op_id, _ in lost])
-        lost = [(op_id, kind) for op_id, kind in lost if op_id not in waiting]
+    lost = _confirmed_lost(pending, still_queued, sql_time(now))
     retry = [(op_id, kind) for op_id, kind, attempts in dead if attempts < max_attempts]
     exhausted = [op_id for op_id, _, attempts in dead if attempts >= max_attempts]
-    requeue = retry + [(op_id, kind) for op_id, kind in lost]
+    requeue = retry + lost
     if requeue:
+        # One writer at a time (write_session): no claim came in since the selects above.
         stamp = sql_time(now)
         execute_many(
-            "UPDATE operations SET status = 'pending', heartbeat_at = NULL, enqueued_at = ?"
-            " WHERE id = ? AND status IN ('pending', 'running')",
+            "UPDATE operations SET status = 'pending', heartbeat_at = NULL, missing_since = NULL,"
+            " enqueued_at = ? WHERE id = ? AND status IN ('pending', 'running')",
             [(stamp, op_id) for op_id, _ in requeue],
         )
     return Recovery([Requeue(op_id, kind) for op_id, kind in requeue], exhausted)
+
+
+def _confirmed_lost(
+    pending: list[tuple[str, str, int]],
+    still_queued: Callable[[list[str]], set[str]] | None,
+    now: str,
+) -> list[tuple[str, str]]:
+    """Of these pending operations, those in no queue now that an earlier sweep (`seen` 2)
+    found in none already; the others in no queue are marked, those waiting unmarked."""
+    if not pending:
+        return []
+    waiting = still_queued([op_id for op_id, _, _ in pending]) if still_queued else set()
+    lost: list[tuple[str, str]] = []
+    mark: list[tuple[str, str]] = []
+    unmark: list[tuple[str]] = []
+    for op_id, kind, seen in pending:
+        if op_id in waiting:
+            if seen:
+                unmark.append((op_id,))
+        elif not seen:
+            mark.append((now, op_id))
+        elif seen == 2:
+            lost.append((op_id, kind))
+    if mark:
+        execute_many(
+            "UPDATE operations SET missing_since = ? WHERE id = ? AND status = 'pending'", mark
+        )
+    if unmark:
+        execute_many("UPDATE operations SET missing_since = NULL WHERE id = ?", unmark)
+    return lost
 
 
 @db_session

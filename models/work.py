@@ -61,7 +61,8 @@ def claim_operation(operation_id: str, max_attempts: int) -> Claim | ClaimRefuse
     now = utcnow()
     cursor = db.execute(
         f"""
-        UPDATE operations SET status = 'running', attempts = attempts + 1, heartbeat_at = $now
+        UPDATE operations SET status = 'running', attempts = attempts + 1, heartbeat_at = $now,
+            missing_since = NULL
         WHERE id = $operation_id AND status = 'pending'
           AND NOT EXISTS (
             SELECT 1 FROM operations AS other

@@ -66,7 +66,7 @@ async def post_terminal_ticket(workspace_id: str) -> Response:
     on a WebSocket): valid VM_API_TERMINAL_TICKET_SECONDS (30 s), for this workspace only.
     A workspace that cannot open a terminal now is refused here, with the handshake's 409."""
     workspace = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
-    _check_openable(workspace, _settings())
+    _check_openable(workspace)
     ticket = await run_sync(issue_ticket)(viewer().user, workspace.id, _settings())
     url = f"/api/v1/workspaces/{workspace.id}/terminal?{TICKET_PARAMETER}={ticket.value}"
     body = {"ticket": ticket.value, "expires_at": rfc3339(ticket.expires_at), "url": url}
@@ -82,7 +82,7 @@ def _size(name: str) -> int | None:
     return int(value)
 
 
-def _check_openable(workspace: WorkspaceRecord, settings: Settings) -> None:
+def _check_openable(workspace: WorkspaceRecord) -> None:
     if workspace.status != WorkspaceStatus.RUNNING.value:
         raise InvalidTransition("open_terminal_in", workspace.status)  # 409 with its status
     if workspace.provider != "docker":
@@ -108,7 +108,7 @@ async def terminal_socket(workspace_id: str) -> None:
     settings = _settings()
     size = (_size("cols"), _size("rows"))
     workspace = await run_sync(select_workspace)(params.path_uuid(workspace_id), viewer().scope)
-    _check_openable(workspace, settings)
+    _check_openable(workspace)
     try:
         operation = await run_sync(begin_terminal)(
             workspace.id,

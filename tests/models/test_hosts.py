@@ -154,6 +154,8 @@ def test_the_sweep_leaves_a_down_hosts_pending_work_in_its_queue(migrated: Setti
 
     report_host("a", "unix:///a.sock", None)
     mark_unreachable(TIMEOUT)
+    assert recover_operations(30, 30, 3).requeue == []  # found in no queue: marked
+    execute(migrated, "UPDATE operations SET missing_since = ? WHERE id = ?", (long_ago, operation))
     assert [item.operation_id for item in recover_operations(30, 30, 3).requeue] == [operation]
 
 

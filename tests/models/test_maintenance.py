@@ -52,14 +52,56 @@ def test_expiry_works_in_batches(migrated: Settings) -> None:
     assert len(expire_workspaces(limit=2)) == 1
 
 
+def recover() -> list[str]:
+    return [
+        r.operation_id for r in recover_operations(30, heartbeat_timeout=30, max_attempts=3).requeue
+    ]
+
+
 def test_a_lost_enqueue_is_found_after_the_grace_period(migrated: Settings) -> None:
     _, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
-    assert recover_operations(requeue_after=30, heartbeat_timeout=30, max_attempts=3).requeue == []
+    assert recover() == []  # just recorded: its enqueue may be on the way
     backdate(migrated, "UPDATE operations SET started_at = ? WHERE id = ?", 31, op.id)
-    recovery = recover_operations(requeue_after=30, heartbeat_timeout=30, max_attempts=3)
-    assert [(r.operation_id, r.operation_type) for r in recovery.requeue] == [(op.id, "create")]
+    assert recover() == []  # in no queue: marked, for a later sweep to confirm
+    assert recover() == []  # confirmed only half a grace period later
+    backdate(migrated, "UPDATE operations SET missing_since = ? WHERE id = ?", 16, op.id)
+    assert recover() == [op.id]
+    assert query(migrated, "SELECT missing_since FROM operations WHERE id = ?", (op.id,)) == [
+        (None,)
+    ]
     # Re-enqueued just now: not again until another grace period passes.
-    assert recover_operations(requeue_after=30, heartbeat_timeout=30, max_attempts=3).requeue == []
+    assert recover() == []
+
+
+def test_an_operation_taken_off_its_queue_is_not_enqueued_again_once_claimed(
+    migrated: Settings,
+) -> None:
+    # A consumer took its task off the queue when the sweep looked, and claims it next.
+    _, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
+    backdate(migrated, "UPDATE operations SET started_at = ? WHERE id = ?", 31, op.id)
+    assert recover() == []
+    assert isinstance(claim_operation(op.id, 3), Claim)
+    assert query(migrated, "SELECT missing_since FROM operations WHERE id = ?", (op.id,)) == [
+        (None,)
+    ]
+    assert recover() == []
+    ((status, attempts),) = query(
+        migrated, "SELECT status, attempts FROM operations WHERE id = ?", (op.id,)
+    )
+    assert (status, attempts) == ("running", 1)
+
+
+def test_an_operation_found_waiting_again_loses_its_mark(migrated: Settings) -> None:
+    _, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
+    backdate(migrated, "UPDATE operations SET started_at = ? WHERE id = ?", 31, op.id)
+    assert recover() == []  # marked
+    backdate(migrated, "UPDATE operations SET missing_since = ? WHERE id = ?", 16, op.id)
+    waiting = recover_operations(30, 30, 3, still_queued=lambda ids: set(ids)).requeue
+    assert waiting == []  # enqueued again by someone else meanwhile: it waits
+    assert query(migrated, "SELECT missing_since FROM operations WHERE id = ?", (op.id,)) == [
+        (None,)
+    ]
+    assert recover() == []  # in no queue again: a new mark, not a requeue
 
 
 def test_a_running_operation_with_a_stale_heartbeat_goes_back_to_pending(

@@ -27,6 +27,8 @@ def test_a_create_that_was_never_enqueued_is_provisioned(migrated: Settings) -> 
     ws, op = insert_workspace(NewWorkspace("alice", "dev", "local"), Limits())
     assert run_sweep(migrated).requeued == 0  # within the grace period: left alone
     age(migrated, "started_at", op.id, migrated.requeue_after + 1)
+    assert run_sweep(migrated).requeued == 0  # in no queue: marked, for a later sweep
+    age(migrated, "missing_since", op.id, migrated.requeue_after)
     report = run_sweep(migrated)
     assert (report.requeued, report.failed) == (1, 0)
     assert select_workspace(ws.id, "alice").status == "running"
